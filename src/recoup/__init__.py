@@ -1,0 +1,3 @@
+"""Recoup: a collections platform for overdue installment credit."""
+
+__version__ = "0.1.0"

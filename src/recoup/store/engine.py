@@ -1,0 +1,64 @@
+"""Opening the database and bringing its schema up to date.
+
+``RECOUP_DATABASE_URL`` names the database; the default is ``sqlite:///recoup.db`` in the
+working folder. ``postgresql://`` URLs use psycopg 3. Every command calls :func:`open_store`,
+which creates or upgrades the schema with Alembic, so no command meets a missing table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+
+DEFAULT_URL = "sqlite:///recoup.db"
+_ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def database_url(explicit: str | None = None) -> str:
+    url = explicit or os.environ.get("RECOUP_DATABASE_URL") or DEFAULT_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    return url
+
+
+def create_store_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            # WAL keeps readers going during a close; foreign keys are off by default in SQLite.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Create the schema, or upgrade it to the newest migration."""
+    config = Config(str(_ALEMBIC_INI))
+    config.set_main_option("script_location", str(_ALEMBIC_INI.parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def open_store(url: str | None = None) -> Engine:
+    """Open the database named by ``url`` (or the environment), creating the schema if needed."""
+    engine = create_store_engine(database_url(url))
+    upgrade_schema(engine)
+    return engine
+
+
+def schema_tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())

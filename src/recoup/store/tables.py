@@ -1,0 +1,201 @@
+"""The schema. Money is whole cents in BIGINT columns named ``*_cents``; dates are DATE.
+
+Text ids from the lender's files (``account_id``, ``plan_id`` ...) are kept as they came and
+are unique; integer surrogate keys (``*_key``) join the big tables cheaply in the close.
+Every row the close writes points back to the batch run that wrote it (``run_id``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-numbers a column declared exactly INTEGER PRIMARY KEY.
+_SERIAL_KEY = BigInteger().with_variant(Integer(), "sqlite")
+
+products = Table(
+    "products",
+    metadata,
+    Column("product_id", String(64), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("spec_json", Text, nullable=False),  # the validated product in the file's format
+)
+
+# The bucket table in force (from products.yaml, or the default when none was given).
+buckets = Table(
+    "buckets",
+    metadata,
+    Column("ordinal", Integer, primary_key=True),
+    Column("name", String(32), nullable=False, unique=True),
+    Column("min_dpd", Integer, nullable=False),
+    Column("max_dpd", Integer, nullable=True),
+)
+
+borrowers = Table(
+    "borrowers",
+    metadata,
+    Column("borrower_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("borrower_id", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("region", String(64), nullable=True),
+    Column("timezone", String(64), nullable=True),
+)
+
+# Phones, emails and addresses of a borrower and of the people around the debt.
+contact_points = Table(
+    "contact_points",
+    metadata,
+    Column("contact_point_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("borrower_key", BigInteger, ForeignKey("borrowers.borrower_key"), nullable=False),
+    Column("kind", String(16), nullable=False),  # phone | email | address
+    Column("value", String(400), nullable=False),
+    Column("party", String(16), nullable=False),  # self | guarantor | third_party
+    Column("contact_name", String(200), nullable=True),
+    UniqueConstraint("borrower_key", "kind", "value", name="uq_contact_point"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", String(64), nullable=False, unique=True),
+    Column("borrower_key", BigInteger, ForeignKey("borrowers.borrower_key"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    # Working state at the end of the last closed day (see account_states for history).
+    Column("credit_balance_cents", BigInteger, nullable=False, default=0),
+    Column("dpd", Integer, nullable=False, default=0),
+    Column("bucket", String(32), nullable=False, default="M0"),
+    Column("overdue_cents", BigInteger, nullable=False, default=0),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("plan_id", String(64), nullable=False, unique=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("product_id", String(64), ForeignKey("products.product_id"), nullable=False),
+    Column("principal_cents", BigInteger, nullable=False),
+    Column("term", Integer, nullable=False),
+    Column("start_date", Date, nullable=False),
+    # The run that first aged this plan; NULL until a close has seen it.
+    Column("closed_run_id", Integer, nullable=True),
+    Index("ix_plans_account", "account_key"),
+)
+
+# The schedule and, per component, what has been charged and paid up to the last closed day.
+installments = Table(
+    "installments",
+    metadata,
+    Column("plan_key", BigInteger, ForeignKey("plans.plan_key"), primary_key=True),
+    Column("period", Integer, primary_key=True),
+    Column("account_key", BigInteger, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("principal_cents", BigInteger, nullable=False),
+    Column("fee_cents", BigInteger, nullable=False),
+    Column("late_fee_cents", BigInteger, nullable=False, default=0),
+    Column("penalty_cents", BigInteger, nullable=False, default=0),
+    Column("paid_principal_cents", BigInteger, nullable=False, default=0),
+    Column("paid_fee_cents", BigInteger, nullable=False, default=0),
+    Column("paid_late_fee_cents", BigInteger, nullable=False, default=0),
+    Column("paid_penalty_cents", BigInteger, nullable=False, default=0),
+    # True once every component is paid: such rows can never change again.
+    Column("settled", Integer, nullable=False, default=0),
+    Index("ix_installments_account", "account_key", "settled"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("payment_id", String(64), nullable=False, unique=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    # For a reversal: the payment it returns. For a reversed payment: the reversal's date.
+    Column("reverses_payment_id", String(64), nullable=True),
+    Column("reversed_on", Date, nullable=True),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    # The run that first aged the account with this row; NULL until a close has seen it.
+    Column("closed_run_id", Integer, nullable=True),
+    Index("ix_payments_account", "account_key", "paid_on"),
+    Index("ix_payments_unclosed", "closed_run_id"),
+)
+
+batch_runs = Table(
+    "batch_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # close
+    Column("closed_from", Date, nullable=False),
+    Column("closed_through", Date, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("accounts", BigInteger, nullable=False, default=0),
+    Column("recomputed_accounts", BigInteger, nullable=False, default=0),
+    Column("moves", BigInteger, nullable=False, default=0),
+    Column("notes", Text, nullable=True),
+)
+
+# Late fees and penalty interest, one row per installment, kind and run (a penalty row covers
+# the days accrued_from..accrued_through of that run); waivers are negative rows of kind waiver.
+charges = Table(
+    "charges",
+    metadata,
+    Column("charge_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("account_key", BigInteger, nullable=False),
+    Column("plan_key", BigInteger, nullable=False),
+    Column("period", Integer, nullable=False),
+    Column("kind", String(24), nullable=False),  # late_fee | penalty_interest | waiver
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("accrued_from", Date, nullable=False),
+    Column("accrued_through", Date, nullable=False),
+    Column("run_id", Integer, ForeignKey("batch_runs.run_id"), nullable=False),
+    Index("ix_charges_account", "account_key"),
+)
+
+bucket_moves = Table(
+    "bucket_moves",
+    metadata,
+    Column("move_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("account_key", BigInteger, nullable=False),
+    Column("moved_on", Date, nullable=False),
+    Column("from_bucket", String(32), nullable=False),
+    Column("to_bucket", String(32), nullable=False),
+    Column("dpd", Integer, nullable=False),
+    Column("run_id", Integer, ForeignKey("batch_runs.run_id"), nullable=False),
+    Index("ix_moves_account", "account_key", "moved_on"),
+)
+
+# The account's state at each month end and at each close's last day, when it changed.
+account_states = Table(
+    "account_states",
+    metadata,
+    Column("account_key", BigInteger, primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("dpd", Integer, nullable=False),
+    Column("bucket", String(32), nullable=False),
+    Column("overdue_principal_cents", BigInteger, nullable=False),
+    Column("overdue_fee_cents", BigInteger, nullable=False),
+    Column("overdue_late_fee_cents", BigInteger, nullable=False),
+    Column("overdue_penalty_cents", BigInteger, nullable=False),
+    Column("outstanding_principal_cents", BigInteger, nullable=False),
+    Column("credit_balance_cents", BigInteger, nullable=False),
+    Column("run_id", Integer, ForeignKey("batch_runs.run_id"), nullable=False),
+    Index("ix_account_states_as_of", "as_of"),
+)
