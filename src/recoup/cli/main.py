@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from recoup.money import MoneyError, format_cents, parse_cents, parse_rate
+from recoup.money import MoneyError, parse_cents, parse_rate
 from recoup.products.spec import FeeModel, ProductError, load_catalog
 
 
@@ -89,6 +89,182 @@ def _find_product(product_id: str, products_file: Path | None):  # type: ignore[
     return catalog.get(product_id)
 
 
+# --------------------------------------------------------------------------- store commands
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from recoup.store.engine import open_store
+
+    return open_store()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from recoup.store.engine import database_url
+
+    _store()
+    print(f"database ready: {_redact(database_url())}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from recoup.importer import ImportFailed, import_directory
+
+    if not args.directory.is_dir():
+        raise UsageError(f"{args.directory}: not a directory")
+    engine = _store()
+    try:
+        summary = import_directory(engine, args.directory, show_progress=not args.quiet)
+    except ImportFailed as exc:
+        print(f"recoup import: {len(exc.errors)} error(s); nothing was imported", file=sys.stderr)
+        for issue in exc.errors:
+            print(f"  {issue}", file=sys.stderr)
+        return 1
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+    return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    from recoup.close import close_through, last_closed_day
+
+    engine = _store()
+    with engine.connect() as conn:
+        before = last_closed_day(conn)
+
+    def report(window) -> None:  # type: ignore[no-untyped-def]
+        label = (
+            "recomputed"
+            if window.closed_from > window.closed_through
+            or (before is not None and window.closed_from <= before)
+            else "closed"
+        )
+        print(
+            f"run {window.run_id}: {label} {window.closed_from} .. {window.closed_through}: "
+            f"{window.accounts} accounts ({window.recomputed_accounts} recomputed), "
+            f"{window.moves} bucket moves, {window.charges} charge rows"
+        )
+
+    results = close_through(engine, args.through, on_window=report)
+    if not results:
+        print(f"nothing to close: closed through {before}" if before else "nothing to close")
+    return 0
+
+
+def cmd_account_show(args: argparse.Namespace) -> int:
+    from recoup.close import last_closed_day
+    from recoup.ledger.account_view import view_account
+    from recoup.store.account_reads import UnknownAccount, load_account
+    from recoup.store.repository import load_catalog_from_store
+
+    engine = _store()
+    with engine.connect() as conn:
+        try:
+            stored = load_account(conn, args.account_id)
+        except UnknownAccount as exc:
+            raise UsageError(str(exc)) from None
+        catalog = load_catalog_from_store(conn)
+        as_of = args.as_of or last_closed_day(conn)
+    if as_of is None:
+        raise UsageError("nothing has been closed yet: give --as-of DATE")
+    view = view_account(
+        stored.account_key,
+        stored.account_id,
+        stored.currency,
+        stored.installments,
+        stored.payments,
+        catalog.products,
+        as_of,
+        catalog.buckets,
+    )
+    payload = view.to_json()
+    if args.json:
+        _print_json(payload)
+        return 0
+    overdue = payload["overdue"]
+    print(
+        f"account {payload['account_id']} as of {payload['as_of']}: {payload['bucket']}, "
+        f"DPD {payload['dpd']}, overdue {overdue['total']} {payload['currency']} "
+        f"(principal {overdue['principal']}, fee {overdue['fee']}, late fee "
+        f"{overdue['late_fee']}, penalty {overdue['penalty_interest']})"
+    )
+    print(
+        f"outstanding principal {payload['outstanding_principal']}, credit "
+        f"{payload['credit_balance']}, next due {payload['next_due_date']}"
+    )
+    print(
+        f"{'plan':<14} {'#':>3} {'due date':>10} {'principal':>11} {'fee':>9} {'paid':>11}  status"
+    )
+    for row in payload["installments"]:
+        print(
+            f"{row['plan_id']:<14} {row['period']:>3} {row['due_date']:>10} "
+            f"{row['principal']:>11} {row['fee']:>9} {row['paid']:>11}  {row['status']}"
+        )
+    return 0
+
+
+def cmd_account_moves(args: argparse.Namespace) -> int:
+    from recoup.store.account_reads import UnknownAccount, load_moves
+
+    engine = _store()
+    with engine.connect() as conn:
+        try:
+            moves = load_moves(conn, args.account_id)
+        except UnknownAccount as exc:
+            raise UsageError(str(exc)) from None
+    rows = [
+        {
+            "moved_on": row["moved_on"].isoformat(),
+            "from_bucket": row["from_bucket"],
+            "to_bucket": row["to_bucket"],
+            "dpd": row["dpd"],
+            "run_id": row["run_id"],
+        }
+        for row in moves.iter_rows(named=True)
+    ]
+    if args.json:
+        _print_json({"account_id": args.account_id, "moves": rows})
+        return 0
+    if not rows:
+        print(f"account {args.account_id}: no bucket moves")
+    for row in rows:
+        print(
+            f"{row['moved_on']}  {row['from_bucket']:>4} -> {row['to_bucket']:<4} DPD {row['dpd']}"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------- simulate, demo
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from recoup.simulator import simulate_portfolio, write_portfolio
+
+    if args.accounts < 1:
+        raise UsageError("--accounts: must be at least 1")
+    as_of = args.as_of or date.today()
+    portfolio = simulate_portfolio(args.accounts, args.seed, as_of)
+    write_portfolio(portfolio, args.out)
+    print(
+        f"wrote {portfolio.plans.height} plans of {args.accounts} accounts and "
+        f"{portfolio.payments.height} payments as of {as_of} to {args.out}"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from recoup.demo import run_demo
+
+    return run_demo(args.accounts, args.seed, args.out, as_of=args.as_of or date.today())
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -109,6 +285,44 @@ def build_parser() -> argparse.ArgumentParser:
     quote.add_argument("--json", action="store_true")
     quote.set_defaults(handler=cmd_quote)
 
+    init = commands.add_parser("init", help="create or upgrade the database")
+    init.set_defaults(handler=cmd_init)
+
+    load = commands.add_parser("import", help="import products, borrowers, plans, payments")
+    load.add_argument("directory", type=Path)
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.set_defaults(handler=cmd_import)
+
+    close = commands.add_parser("close", help="close every day through a date")
+    close.add_argument("--through", type=_date, required=True)
+    close.set_defaults(handler=cmd_close)
+
+    account = commands.add_parser("account", help="one account")
+    account_commands = account.add_subparsers(dest="account_command", required=True)
+    show = account_commands.add_parser("show", help="the account as of a day")
+    show.add_argument("account_id")
+    show.add_argument("--as-of", type=_date, help="default: the last closed day")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_account_show)
+    moves = account_commands.add_parser("moves", help="the account's bucket moves")
+    moves.add_argument("account_id")
+    moves.add_argument("--json", action="store_true")
+    moves.set_defaults(handler=cmd_account_moves)
+
+    simulate = commands.add_parser("simulate", help="write a synthetic portfolio")
+    simulate.add_argument("--accounts", type=int, required=True)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--out", type=Path, required=True)
+    simulate.add_argument("--as-of", type=_date, help="last day of activity (default today)")
+    simulate.set_defaults(handler=cmd_simulate)
+
+    demo = commands.add_parser("demo", help="simulate, import and close a portfolio; summarise")
+    demo.add_argument("--accounts", type=int, default=20_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--out", type=Path, default=Path("demo-portfolio"))
+    demo.add_argument("--as-of", type=_date, help="default today")
+    demo.set_defaults(handler=cmd_demo)
+
     return parser
 
 
@@ -120,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ProductError, MoneyError) as exc:
         print(f"recoup {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
 
 
 if __name__ == "__main__":

@@ -81,6 +81,27 @@ def from_day_number(number: int) -> date:
     return date.fromordinal(_EPOCH.toordinal() + number)
 
 
+def account_tolerance(plans: pl.DataFrame, products: Mapping[str, Product]) -> pl.DataFrame:
+    """Each account's tolerance: the smallest among all its plans' products (plans not yet
+    started included, so that it does not change with the day).
+
+    ``plans`` has ``account_key, product_id``; returns ``account_key, tolerance_cents``.
+    """
+    tolerances = pl.DataFrame(
+        {
+            "product_id": list(products),
+            "tolerance_cents": [p.tolerance_cents for p in products.values()],
+        },
+        schema={"product_id": pl.String, "tolerance_cents": pl.Int64},
+    )
+    return (
+        plans.select("account_key", "product_id")
+        .join(tolerances, on="product_id", how="left")
+        .group_by("account_key")
+        .agg(pl.col("tolerance_cents").min())
+    )
+
+
 def effective_payments(payments: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """The payments that count as of ``as_of``: dated on or before it, not reversal rows, and
     not reversed by a reversal dated on or before it (a reversed payment never happened).
@@ -239,14 +260,7 @@ class _Ledger:
         self.penalty_from = np.full_like(self.due, _NO_DAY)
         self.penalty_through = np.full_like(self.due, -1)
 
-        # Tolerance of an account: the smallest among its installments' products.
-        tolerance = (
-            frame.group_by("account_key")
-            .agg(pl.col("tolerance_cents").min())
-            .join(accounts.select("account_key"), on="account_key", how="right")
-            .sort("account_key")
-        )
-        self.tolerance = tolerance["tolerance_cents"].fill_null(0).to_numpy().astype(np.int64)
+        self.tolerance = accounts["tolerance_cents"].to_numpy().astype(np.int64)
         self.credit = accounts["credit_balance_cents"].to_numpy().astype(np.int64).copy()
         self.start = accounts["start"].cast(pl.Int32).to_numpy().astype(np.int64)
 
@@ -431,7 +445,8 @@ def run_rules(
         installments: rows with the columns of :data:`INSTALLMENT_INPUT`, with charged and paid
             amounts as they stood at the end of each account's start day.
         accounts: ``account_key``, ``start`` (Date: the day whose end the installment state
-            describes) and ``credit_balance_cents`` at that point.
+            describes), ``credit_balance_cents`` at that point and ``tolerance_cents`` (see
+            :func:`account_tolerance`).
         payments: ``account_key, paid_on, amount_cents`` of payments that count (see
             :func:`effective_payments`); those outside each account's (start, through] are
             ignored.
@@ -471,11 +486,7 @@ def run_rules(
         .unique(["account_key", "day"])
         .sort("account_key", "day")
         .with_columns(
-            pl.col("day")
-            .shift(1)
-            .over("account_key")
-            .fill_null(pl.col("start"))
-            .alias("previous"),
+            pl.col("day").shift(1).over("account_key").fill_null(pl.col("start")).alias("previous"),
             pl.col("day").rank("ordinal").over("account_key").cast(pl.Int64).alias("k"),
         )
     )

@@ -99,8 +99,11 @@ def build_schedule(
     return [
         ScheduledInstallment(period, due, principal, fee)
         for period, (due, (principal, fee)) in enumerate(
-            zip(due_dates(start, term), amounts(principal_cents, term, monthly_rate, fee_model),
-                strict=True),
+            zip(
+                due_dates(start, term),
+                amounts(principal_cents, term, monthly_rate, fee_model),
+                strict=True,
+            ),
             start=1,
         )
     ]

@@ -1,0 +1,1 @@
+"""Analytics: portfolio measures computed from the ledger's state history."""

@@ -1,0 +1,486 @@
+"""The daily close: age every account from the last closed day through a date.
+
+The close is the edge between the store and the ledger kernel. For each *window* (the days up
+to each month end, and up to the requested day) it opens one transaction, records a batch run,
+loads what the window needs in a handful of bulk queries, runs the rules
+(:func:`recoup.ledger.kernel.run_rules`) over all accounts at once, and writes the results in
+bulk: installment and account state, charges, bucket moves and state snapshots, each row
+pointing to the run. A close killed mid-window rolls the window back; the next close starts
+again after the last finished window. Closing a closed day again writes nothing.
+
+Accounts whose past changed since they were last closed (a backdated payment, a reversal, a
+plan starting on or before the last closed day) are *recomputed*: replayed from their first
+plan with the same rules, and their charges, moves and later snapshots rewritten.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from recoup.ledger.kernel import (
+    INSTALLMENT_INPUT,
+    account_tolerance,
+    effective_payments,
+    run_rules,
+)
+from recoup.products.spec import ProductCatalog
+from recoup.store import tables as t
+from recoup.store.bulk import insert_frame, read_frame, update_from_frame
+from recoup.store.repository import load_catalog_from_store
+
+STATE_COLUMNS = (
+    "late_fee_cents",
+    "penalty_cents",
+    "paid_principal_cents",
+    "paid_fee_cents",
+    "paid_late_fee_cents",
+    "paid_penalty_cents",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    run_id: int
+    closed_from: date
+    closed_through: date
+    accounts: int
+    recomputed_accounts: int
+    moves: int
+    charges: int
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def windows(after: date, through: date) -> list[tuple[date, date]]:
+    """The windows that close the days after ``after`` through ``through``: one per month."""
+    spans = []
+    start = after + timedelta(days=1)
+    while start <= through:
+        end = min(month_end(start), through)
+        spans.append((start, end))
+        start = end + timedelta(days=1)
+    return spans
+
+
+def last_closed_day(conn: Connection) -> date | None:
+    value = conn.execute(sa.select(sa.func.max(t.batch_runs.c.closed_through))).scalar()
+    if isinstance(value, str):  # SQLite aggregates lose the column type
+        return date.fromisoformat(value)
+    return value
+
+
+def first_open_day(conn: Connection) -> date | None:
+    """The day before the first plan starts: the close's starting point on a new store."""
+    value = conn.execute(sa.select(sa.func.min(t.accounts.c.opened_on))).scalar()
+    if value is None:
+        return None
+    opened = date.fromisoformat(value) if isinstance(value, str) else value
+    return opened - timedelta(days=1)
+
+
+def close_through(
+    engine: Engine,
+    through: date,
+    *,
+    on_window: Callable[[WindowResult], None] | None = None,
+) -> list[WindowResult]:
+    """Close every day after the last closed day through ``through``.
+
+    Returns one result per window written. Closing days already closed writes nothing, unless
+    accounts are waiting to be recomputed (then one recompute run through the last closed day).
+    """
+    with engine.connect() as conn:
+        catalog = load_catalog_from_store(conn)
+        closed = last_closed_day(conn)
+        start = closed if closed is not None else first_open_day(conn)
+    if start is None:
+        return []
+    spans = windows(start, through)
+    if not spans and closed is not None and through <= closed:
+        spans = [(closed, closed)] if _has_pending_recompute(engine, closed) else []
+    results = []
+    for window_start, window_end in spans:
+        with engine.begin() as conn:
+            result = _close_window(conn, catalog, window_start, window_end, closed)
+        results.append(result)
+        closed = window_end
+        if on_window is not None:
+            on_window(result)
+    return results
+
+
+def _dirty_accounts(last_closed: date | None, window_end: date) -> sa.Select[tuple[int]]:
+    """Accounts whose past changed since they were closed; they are replayed from the start."""
+    p, pl_ = t.payments, t.plans
+    if last_closed is None:
+        # Nothing was closed yet: only reversals (handled by the replay anyway) make it dirty.
+        return sa.select(p.c.account_key).where(
+            p.c.closed_run_id.is_(None),
+            p.c.reverses_payment_id.is_not(None),
+            p.c.paid_on <= window_end,
+        )
+    return sa.union(
+        sa.select(p.c.account_key).where(
+            p.c.closed_run_id.is_(None),
+            sa.or_(
+                p.c.paid_on <= last_closed,
+                sa.and_(p.c.reverses_payment_id.is_not(None), p.c.paid_on <= window_end),
+            ),
+        ),
+        sa.select(pl_.c.account_key).where(
+            pl_.c.closed_run_id.is_(None), pl_.c.start_date <= last_closed
+        ),
+    )  # type: ignore[return-value]
+
+
+def _has_pending_recompute(engine: Engine, closed: date) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(_dirty_accounts(closed, closed).limit(1)).first() is not None
+
+
+_INSTALLMENT_SCHEMA = dict(INSTALLMENT_INPUT) | {"start_date": pl.Date}
+_ACCOUNT_SCHEMA = {
+    "account_key": pl.Int64,
+    "opened_on": pl.Date,
+    "credit_balance_cents": pl.Int64,
+    "dpd": pl.Int32,
+    "bucket": pl.String,
+    "overdue_cents": pl.Int64,
+}
+_PAYMENT_SCHEMA = {
+    "account_key": pl.Int64,
+    "amount_cents": pl.Int64,
+    "paid_on": pl.Date,
+    "reverses_payment_id": pl.String,
+    "reversed_on": pl.Date,
+}
+
+
+def _installments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    i, p = t.installments, t.plans
+    return (
+        sa.select(
+            i.c.account_key,
+            i.c.plan_key,
+            p.c.plan_id,
+            i.c.period,
+            p.c.product_id,
+            i.c.due_date,
+            i.c.principal_cents,
+            i.c.fee_cents,
+            i.c.late_fee_cents,
+            i.c.penalty_cents,
+            i.c.paid_principal_cents,
+            i.c.paid_fee_cents,
+            i.c.paid_late_fee_cents,
+            i.c.paid_penalty_cents,
+            p.c.start_date,
+        )
+        .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
+        .where(*where)
+    )
+
+
+def _close_window(
+    conn: Connection,
+    catalog: ProductCatalog,
+    window_start: date,
+    window_end: date,
+    last_closed: date | None,
+) -> WindowResult:
+    recompute_only = last_closed is not None and window_start <= last_closed
+    run_id = conn.execute(
+        t.batch_runs.insert()
+        .values(
+            kind="recompute" if recompute_only else "close",
+            closed_from=window_start,
+            closed_through=window_end,
+            started_at=datetime.now(UTC),
+            accounts=0,
+            recomputed_accounts=0,
+            moves=0,
+        )
+        .returning(t.batch_runs.c.run_id)
+    ).scalar_one()
+
+    dirty_select = _dirty_accounts(last_closed, window_end)
+    dirty_keys = read_frame(conn, dirty_select, {"account_key": pl.Int64})["account_key"]
+    dirty_keys = dirty_keys.unique()
+    dirty_subquery = dirty_select.subquery()
+    a, i, p, pay = t.accounts, t.installments, t.plans, t.payments
+
+    accounts = read_frame(
+        conn,
+        sa.select(
+            a.c.account_key,
+            a.c.opened_on,
+            a.c.credit_balance_cents,
+            a.c.dpd,
+            a.c.bucket,
+            a.c.overdue_cents,
+        ).where(a.c.opened_on <= window_end),
+        _ACCOUNT_SCHEMA,
+    )
+    tolerance = account_tolerance(
+        read_frame(
+            conn,
+            sa.select(p.c.account_key, p.c.product_id),
+            {"account_key": pl.Int64, "product_id": pl.String},
+        ),
+        catalog.products,
+    )
+    accounts = accounts.join(tolerance, on="account_key", how="left").with_columns(
+        pl.col("tolerance_cents").fill_null(0)
+    )
+    is_dirty = pl.col("account_key").is_in(dirty_keys.implode())
+    clean_accounts = accounts.filter(~is_dirty) if not recompute_only else accounts.clear()
+    dirty_accounts = accounts.filter(is_dirty)
+
+    results = []
+    if clean_accounts.height:
+        clean_installments = read_frame(
+            conn,
+            _installments_query([i.c.settled == 0, p.c.start_date <= window_end]),
+            _INSTALLMENT_SCHEMA,
+        ).filter(~is_dirty)
+        clean_payments = read_frame(
+            conn,
+            sa.select(
+                pay.c.account_key,
+                pay.c.amount_cents,
+                pay.c.paid_on,
+                pay.c.reverses_payment_id,
+                pay.c.reversed_on,
+            ).where(pay.c.paid_on > window_start - timedelta(days=1), pay.c.paid_on <= window_end),
+            _PAYMENT_SCHEMA,
+        ).filter(~is_dirty)
+        results.append(
+            (
+                clean_installments,
+                run_rules(
+                    clean_installments.drop("start_date"),
+                    clean_accounts.select(
+                        "account_key",
+                        pl.lit(window_start - timedelta(days=1)).alias("start"),
+                        "credit_balance_cents",
+                        "tolerance_cents",
+                    ),
+                    effective_payments(clean_payments, window_end),
+                    catalog.products,
+                    window_end,
+                    catalog.buckets,
+                ),
+                False,
+            )
+        )
+    if dirty_accounts.height:
+        dirty_installments = read_frame(
+            conn,
+            _installments_query(
+                [
+                    i.c.account_key.in_(sa.select(dirty_subquery.c.account_key)),
+                    p.c.start_date <= window_end,
+                ]
+            ),
+            _INSTALLMENT_SCHEMA,
+        ).with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in STATE_COLUMNS)
+        dirty_payments = read_frame(
+            conn,
+            sa.select(
+                pay.c.account_key,
+                pay.c.amount_cents,
+                pay.c.paid_on,
+                pay.c.reverses_payment_id,
+                pay.c.reversed_on,
+            ).where(
+                pay.c.account_key.in_(sa.select(dirty_subquery.c.account_key)),
+                pay.c.paid_on <= window_end,
+            ),
+            _PAYMENT_SCHEMA,
+        )
+        replay_from = dirty_accounts.select(
+            "account_key",
+            (pl.col("opened_on") - pl.duration(days=1)).alias("start"),
+            pl.lit(0, dtype=pl.Int64).alias("credit_balance_cents"),
+            "tolerance_cents",
+        )
+        month_ends = _month_ends(
+            dirty_accounts["opened_on"].min(),
+            window_end,  # type: ignore[arg-type]
+        )
+        results.append(
+            (
+                dirty_installments,
+                run_rules(
+                    dirty_installments.drop("start_date"),
+                    replay_from,
+                    effective_payments(dirty_payments, window_end),
+                    catalog.products,
+                    window_end,
+                    catalog.buckets,
+                    snapshot_days=month_ends,
+                ),
+                True,
+            )
+        )
+
+    moves = charges = 0
+    if dirty_accounts.height:
+        _forget_derived_rows(conn, dirty_subquery)
+    for before, result, replayed in results:
+        _write_installments(conn, before, result.installments, replayed)
+        _write_accounts(conn, accounts, result.accounts)
+        _write_snapshots(conn, accounts, result.snapshots, run_id, window_end, replayed)
+        moves += insert_frame(
+            conn, t.bucket_moves, result.moves.with_columns(run_id=pl.lit(run_id))
+        )
+        charges += insert_frame(conn, t.charges, result.charges.with_columns(run_id=pl.lit(run_id)))
+
+    conn.execute(
+        pay.update()
+        .where(pay.c.closed_run_id.is_(None), pay.c.paid_on <= window_end)
+        .values(closed_run_id=run_id)
+    )
+    conn.execute(
+        p.update()
+        .where(p.c.closed_run_id.is_(None), p.c.start_date <= window_end)
+        .values(closed_run_id=run_id)
+    )
+    conn.execute(
+        t.batch_runs.update()
+        .where(t.batch_runs.c.run_id == run_id)
+        .values(
+            finished_at=datetime.now(UTC),
+            accounts=clean_accounts.height + dirty_accounts.height,
+            recomputed_accounts=dirty_accounts.height,
+            moves=moves,
+        )
+    )
+    return WindowResult(
+        run_id,
+        window_start,
+        window_end,
+        clean_accounts.height + dirty_accounts.height,
+        dirty_accounts.height,
+        moves,
+        charges,
+    )
+
+
+def _month_ends(first: date, last: date) -> list[date]:
+    ends = []
+    day = month_end(first)
+    while day <= last:
+        ends.append(day)
+        day = month_end(day + timedelta(days=1))
+    return ends
+
+
+def _forget_derived_rows(conn: Connection, dirty: sa.Subquery) -> None:
+    """A recomputed account's charges, moves and snapshots are rewritten from its replay."""
+    keys = sa.select(dirty.c.account_key)
+    for table in (t.charges, t.bucket_moves, t.account_states):
+        conn.execute(table.delete().where(table.c.account_key.in_(keys)))
+
+
+def _write_installments(
+    conn: Connection, before: pl.DataFrame, after: pl.DataFrame, replayed: bool
+) -> None:
+    keyed = after.select(
+        "plan_key",
+        "period",
+        *STATE_COLUMNS,
+        pl.col("settled").cast(pl.Int32),
+    )
+    if not replayed:
+        # Only rows whose amounts moved are written back.
+        previous = before.select(
+            "plan_key", "period", *[pl.col(c).alias(f"{c}_was") for c in STATE_COLUMNS]
+        )
+        keyed = (
+            keyed.join(previous, on=["plan_key", "period"], how="left")
+            .filter(
+                pl.any_horizontal(pl.col(c) != pl.col(f"{c}_was") for c in STATE_COLUMNS)
+                | pl.col("settled").cast(pl.Boolean)
+            )
+            .select(keyed.columns)
+        )
+    if keyed.height:
+        update_from_frame(conn, t.installments, keyed, ["plan_key", "period"])
+
+
+def _write_accounts(conn: Connection, stored: pl.DataFrame, state: pl.DataFrame) -> None:
+    changed = state.join(
+        stored.select(
+            "account_key",
+            pl.col("credit_balance_cents").alias("credit_was"),
+            pl.col("dpd").alias("dpd_was"),
+            pl.col("bucket").alias("bucket_was"),
+            pl.col("overdue_cents").alias("overdue_was"),
+        ),
+        on="account_key",
+        how="left",
+    ).filter(
+        (pl.col("credit_balance_cents") != pl.col("credit_was"))
+        | (pl.col("dpd") != pl.col("dpd_was"))
+        | (pl.col("bucket") != pl.col("bucket_was"))
+        | (pl.col("overdue_cents") != pl.col("overdue_was"))
+    )
+    if changed.height:
+        update_from_frame(
+            conn,
+            t.accounts,
+            changed.select("account_key", "credit_balance_cents", "dpd", "bucket", "overdue_cents"),
+            ["account_key"],
+        )
+
+
+def _write_snapshots(
+    conn: Connection,
+    stored: pl.DataFrame,
+    snapshots: pl.DataFrame,
+    run_id: int,
+    window_end: date,
+    replayed: bool,
+) -> None:
+    """State history: every account at each month end; on other days only accounts whose
+    DPD, bucket, overdue or credit changed since the last closed day."""
+    rows = snapshots
+    if not replayed and window_end != month_end(window_end):
+        rows = rows.join(
+            stored.select(
+                "account_key",
+                pl.col("credit_balance_cents").alias("credit_was"),
+                pl.col("dpd").alias("dpd_was"),
+                pl.col("overdue_cents").alias("overdue_was"),
+            ),
+            on="account_key",
+            how="left",
+        ).filter(
+            (pl.col("credit_balance_cents") != pl.col("credit_was"))
+            | (pl.col("dpd") != pl.col("dpd_was"))
+            | (pl.col("overdue_cents") != pl.col("overdue_was"))
+        )
+    rows = rows.select(
+        "account_key",
+        "as_of",
+        "dpd",
+        "bucket",
+        "overdue_principal_cents",
+        "overdue_fee_cents",
+        "overdue_late_fee_cents",
+        "overdue_penalty_cents",
+        "outstanding_principal_cents",
+        "credit_balance_cents",
+    ).with_columns(run_id=pl.lit(run_id))
+    if rows.height:
+        insert_frame(conn, t.account_states, rows)

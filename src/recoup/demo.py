@@ -1,0 +1,122 @@
+"""``recoup demo``: the whole first layer end to end, on the embedded SQLite store.
+
+It simulates a portfolio, imports it into a fresh SQLite database beside the files, closes
+every day through ``as_of`` and prints accounts and balances per bucket and the roll rates of
+the last full month. Nothing needs a server.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from recoup.analytics.portfolio import bucket_summary, roll_rates
+from recoup.close import close_through
+from recoup.close.run import month_end
+from recoup.importer import import_directory
+from recoup.money import format_cents
+from recoup.simulator import simulate_portfolio, write_portfolio
+from recoup.store import tables as t
+from recoup.store.bulk import read_frame
+from recoup.store.engine import open_store
+from recoup.store.repository import load_catalog_from_store
+
+
+def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "recoup.db"
+    for stale in (database, out / "recoup.db-wal", out / "recoup.db-shm"):
+        stale.unlink(missing_ok=True)
+    url = f"sqlite:///{database}"
+
+    clock = time.perf_counter()
+    portfolio = simulate_portfolio(accounts, seed, as_of)
+    write_portfolio(portfolio, out)
+    print(
+        f"simulated {accounts:,} accounts, {portfolio.plans.height:,} plans, "
+        f"{portfolio.payments.height:,} payments as of {as_of} in {time.perf_counter() - clock:.1f} s"
+    )
+
+    engine = open_store(url)
+    clock = time.perf_counter()
+    import_directory(engine, out, show_progress=True)
+    print(f"imported into {database} in {time.perf_counter() - clock:.1f} s")
+
+    clock = time.perf_counter()
+    runs = close_through(engine, as_of)
+    print(f"closed {len(runs)} windows through {as_of} in {time.perf_counter() - clock:.1f} s")
+    print()
+    print_summary(engine, as_of)
+    print()
+    print(f"explore it:  RECOUP_DATABASE_URL={url} recoup account show <account_id>")
+    return 0
+
+
+def print_summary(engine: sa.Engine, as_of: date) -> None:
+    with engine.connect() as conn:
+        catalog = load_catalog_from_store(conn)
+        a, i = t.accounts, t.installments
+        outstanding = (
+            sa.select(
+                i.c.account_key,
+                sa.func.sum(i.c.principal_cents - i.c.paid_principal_cents).label("o"),
+            )
+            .group_by(i.c.account_key)
+            .subquery()
+        )
+        current = read_frame(
+            conn,
+            sa.select(a.c.account_key, a.c.bucket, outstanding.c.o, a.c.overdue_cents).select_from(
+                a.join(outstanding, outstanding.c.account_key == a.c.account_key)
+            ),
+            {
+                "account_key": pl.Int64,
+                "bucket": pl.String,
+                "outstanding_principal_cents": pl.Int64,
+                "overdue_cents": pl.Int64,
+            },
+        )
+        last_end = (
+            month_end(as_of)
+            if as_of == month_end(as_of)
+            else as_of.replace(day=1) - timedelta(days=1)
+        )
+        previous_end = last_end.replace(day=1) - timedelta(days=1)
+        s = t.account_states
+        snapshot_schema = {
+            "account_key": pl.Int64,
+            "bucket": pl.String,
+            "outstanding_principal_cents": pl.Int64,
+        }
+        ends = [
+            read_frame(
+                conn,
+                sa.select(s.c.account_key, s.c.bucket, s.c.outstanding_principal_cents).where(
+                    s.c.as_of == day
+                ),
+                snapshot_schema,
+            )
+            for day in (previous_end, last_end)
+        ]
+
+    print(f"portfolio as of {as_of}")
+    print(f"{'bucket':<6} {'accounts':>10} {'outstanding principal':>22} {'overdue':>16}")
+    for row in bucket_summary(current, catalog.buckets).iter_rows(named=True):
+        print(
+            f"{row['bucket']:<6} {row['accounts']:>10,} "
+            f"{format_cents(row['outstanding_principal_cents']):>22} "
+            f"{format_cents(row['overdue_cents']):>16}"
+        )
+    print()
+    print(f"roll rates {previous_end} -> {last_end} (share of balance one bucket worse)")
+    rates = roll_rates(ends[0], ends[1], catalog.buckets)
+    for row in rates.iter_rows(named=True):
+        print(
+            f"{row['roll']:<9} {row['roll_rate']:>7.1%} of {format_cents(row['balance_cents']):>16}"
+            f"  ({row['roll_rate_by_count']:.1%} of {row['accounts']:,} accounts, "
+            f"cure {row['cure_rate']:.1%})"
+        )
