@@ -219,7 +219,7 @@ def _parse_product(raw: Any, index: int) -> Product:
 
     def rate(name: str, value: Any, upper: Decimal = Decimal(1)) -> Decimal:
         if isinstance(value, float):
-            raise fail(name, f"write the rate as quoted text (\"{value}\") so it stays exact")
+            raise fail(name, f'write the rate as quoted text ("{value}") so it stays exact')
         try:
             parsed = parse_rate(value)
         except MoneyError as exc:
@@ -230,7 +230,7 @@ def _parse_product(raw: Any, index: int) -> Product:
 
     def amount(name: str, value: Any) -> int:
         if isinstance(value, float):
-            raise fail(name, f"write the amount as quoted text (\"{value}\") so it stays exact")
+            raise fail(name, f'write the amount as quoted text ("{value}") so it stays exact')
         try:
             cents = parse_cents(value)
         except MoneyError as exc:
@@ -246,12 +246,18 @@ def _parse_product(raw: Any, index: int) -> Product:
         raise fail("terms", "must be a non-empty list of months")
     for term in terms_raw:
         if isinstance(term, bool) or not isinstance(term, int) or not 1 <= term <= MAX_TERM:
-            raise fail("terms", f"each term must be a whole number of months 1..{MAX_TERM}, got {term!r}")
+            raise fail(
+                "terms", f"each term must be a whole number of months 1..{MAX_TERM}, got {term!r}"
+            )
     if len(set(terms_raw)) != len(terms_raw):
         raise fail("terms", "a term is listed twice")
 
     grace_days = field("grace_days")
-    if isinstance(grace_days, bool) or not isinstance(grace_days, int) or not 0 <= grace_days <= 365:
+    if (
+        isinstance(grace_days, bool)
+        or not isinstance(grace_days, int)
+        or not 0 <= grace_days <= 365
+    ):
         raise fail("grace_days", f"must be a whole number of days 0..365, got {grace_days!r}")
 
     tolerance = amount("tolerance", field("tolerance"))
