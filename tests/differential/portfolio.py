@@ -185,7 +185,10 @@ def kernel_frames(
         accounts.append(
             {
                 "account_key": account.account_key,
-                "start": min(p.start_date for p in account.plans) - timedelta(days=1),
+                "start": min(
+                    [p.start_date for p in account.plans] + [p.paid_on for p in account.payments]
+                )
+                - timedelta(days=1),
                 "credit_balance_cents": 0,
                 "tolerance_cents": min(p.product.tolerance_cents for p in account.plans),
             }

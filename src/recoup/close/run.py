@@ -307,9 +307,14 @@ def _close_window(
             ),
             _PAYMENT_SCHEMA,
         )
-        replay_from = dirty_accounts.select(
+        # A replay starts the day before the first plan or the first payment, whichever is
+        # earlier (a payment before the first plan waits as credit).
+        first_payment = dirty_payments.group_by("account_key").agg(
+            pl.col("paid_on").min().alias("first_paid_on")
+        )
+        replay_from = dirty_accounts.join(first_payment, on="account_key", how="left").select(
             "account_key",
-            (pl.col("opened_on") - pl.duration(days=1)).alias("start"),
+            (pl.min_horizontal("opened_on", "first_paid_on") - pl.duration(days=1)).alias("start"),
             pl.lit(0, dtype=pl.Int64).alias("credit_balance_cents"),
             "tolerance_cents",
         )

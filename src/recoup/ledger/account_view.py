@@ -116,7 +116,11 @@ def view_account(
         )
     )
     first_start = installments["start_date"].min() if "start_date" in installments.columns else None
-    replay_from = (first_start if isinstance(first_start, date) else as_of) - timedelta(days=1)
+    first_paid = payments["paid_on"].min() if payments.height else None
+    starts = [d for d in (first_start, first_paid) if isinstance(d, date)]
+    # From the day before the first plan or the first payment, whichever is earlier (a payment
+    # before the first plan waits as credit).
+    replay_from = (min(starts) if starts else as_of) - timedelta(days=1)
     replay_from = min(replay_from, as_of)
     result = run_rules(
         zeroed.select([c for c in zeroed.columns if c != "start_date"]),

@@ -20,6 +20,8 @@ def monthly_irr(principal_cents: int, payments_cents: Sequence[int]) -> Decimal:
         raise ValueError("a principal and at least one payment are needed")
     if sum(payments_cents) < principal_cents:
         raise ValueError("the payments do not repay the principal; the IRR is negative")
+    if sum(payments_cents) == principal_cents:
+        return Decimal(0)  # no charge at all: the bisection would only approach zero
     with localcontext() as ctx:
         ctx.prec = 40
         principal = Decimal(principal_cents)
