@@ -1,0 +1,241 @@
+"""The close on a real store: import, close, and the stored ledger equals the oracle."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+import recoup.close.run as close_module
+from recoup.close import close_through
+from recoup.importer import import_directory
+from recoup.store import tables as t
+from recoup.store.bulk import read_frame
+from tests.differential.portfolio import RandomAccount, random_portfolio
+from tests.integration.portfolio_files import write_accounts, write_payments, write_products
+from tests.oracle import run_oracle
+
+FIRST_DAY = date(2025, 1, 1)
+
+
+def _import(store: sa.Engine, directory: Path) -> None:
+    import_directory(store, directory, show_progress=False)
+
+
+def _load(store: sa.Engine, tmp_path: Path, portfolio: list[RandomAccount], name: str) -> None:
+    directory = tmp_path / name
+    directory.mkdir()
+    write_products(directory)
+    write_accounts(directory, portfolio)
+    write_payments(directory, [(a.account_key, p) for a in portfolio for p in a.payments])
+    _import(store, directory)
+
+
+def _stored_ledger(store: sa.Engine) -> tuple[dict[str, dict], pl.DataFrame, pl.DataFrame]:
+    with store.connect() as conn:
+        accounts = read_frame(
+            conn,
+            sa.select(
+                t.accounts.c.account_id,
+                t.accounts.c.dpd,
+                t.accounts.c.bucket,
+                t.accounts.c.credit_balance_cents,
+                t.accounts.c.overdue_cents,
+            ),
+            {
+                "account_id": pl.String,
+                "dpd": pl.Int64,
+                "bucket": pl.String,
+                "credit": pl.Int64,
+                "overdue": pl.Int64,
+            },
+        )
+        installments = read_frame(
+            conn,
+            sa.select(
+                t.plans.c.plan_id,
+                t.installments.c.period,
+                t.installments.c.late_fee_cents,
+                t.installments.c.penalty_cents,
+                t.installments.c.paid_principal_cents,
+                t.installments.c.paid_fee_cents,
+                t.installments.c.paid_late_fee_cents,
+                t.installments.c.paid_penalty_cents,
+            ).select_from(
+                t.installments.join(t.plans, t.plans.c.plan_key == t.installments.c.plan_key)
+            ),
+            {
+                "plan_id": pl.String,
+                "period": pl.Int64,
+                "late_fee": pl.Int64,
+                "penalty": pl.Int64,
+                "paid_principal": pl.Int64,
+                "paid_fee": pl.Int64,
+                "paid_late_fee": pl.Int64,
+                "paid_penalty": pl.Int64,
+            },
+        )
+        moves = read_frame(
+            conn,
+            sa.select(
+                t.accounts.c.account_id,
+                t.bucket_moves.c.moved_on,
+                t.bucket_moves.c.from_bucket,
+                t.bucket_moves.c.to_bucket,
+                t.bucket_moves.c.dpd,
+            ).select_from(
+                t.bucket_moves.join(
+                    t.accounts, t.accounts.c.account_key == t.bucket_moves.c.account_key
+                )
+            ),
+            {
+                "account_id": pl.String,
+                "moved_on": pl.Date,
+                "from_bucket": pl.String,
+                "to_bucket": pl.String,
+                "dpd": pl.Int64,
+            },
+        )
+    by_id = {row["account_id"]: row for row in accounts.iter_rows(named=True)}
+    return by_id, installments, moves
+
+
+def _assert_matches_oracle(store: sa.Engine, portfolio: list[RandomAccount], as_of: date) -> None:
+    accounts, installments, moves = _stored_ledger(store)
+    stored_rows = {(r["plan_id"], r["period"]): r for r in installments.iter_rows(named=True)}
+    stored_moves = moves.sort("account_id", "moved_on").partition_by("account_id", as_dict=True)
+    differences = []
+    for account in portfolio:
+        expected = run_oracle(account.plans, account.payments, as_of)
+        got = accounts[f"A{account.account_key}"]
+        if (got["dpd"], got["bucket"], got["credit"], got["overdue"]) != (
+            expected.dpd,
+            expected.bucket,
+            expected.credit_balance,
+            expected.overdue["total"],
+        ):
+            differences.append((account.account_key, "state", got, expected.dpd, expected.bucket))
+        for row in expected.installments:
+            stored = stored_rows[(row.plan_id, row.period)]
+            want = (
+                row.late_fee,
+                row.penalty,
+                row.paid_principal,
+                row.paid_fee,
+                row.paid_late_fee,
+                row.paid_penalty,
+            )
+            have = (
+                stored["late_fee"],
+                stored["penalty"],
+                stored["paid_principal"],
+                stored["paid_fee"],
+                stored["paid_late_fee"],
+                stored["paid_penalty"],
+            )
+            if want != have:
+                differences.append((account.account_key, row.plan_id, row.period, have, want))
+        frame = stored_moves.get((f"A{account.account_key}",))
+        have_moves = (
+            [
+                (m["moved_on"], m["from_bucket"], m["to_bucket"], m["dpd"])
+                for m in frame.iter_rows(named=True)
+            ]
+            if frame is not None
+            else []
+        )
+        want_moves = [(m.moved_on, m.from_bucket, m.to_bucket, m.dpd) for m in expected.moves]
+        if have_moves != want_moves:
+            differences.append((account.account_key, "moves", have_moves, want_moves))
+    assert not differences, f"{len(differences)} differences; first: {differences[:3]}"
+
+
+def _run_count(store: sa.Engine) -> int:
+    with store.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t.batch_runs)).scalar_one())
+
+
+def test_close__stored_ledger_equals_the_oracle_and_a_second_close_changes_nothing(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    portfolio = random_portfolio(11, accounts=400, first_day=FIRST_DAY, days=400)
+    _load(store, tmp_path, portfolio, "all")
+    through = FIRST_DAY + timedelta(days=400)
+    results = close_through(store, through)
+    assert results[-1].closed_through == through
+    assert all(r.closed_from <= r.closed_through for r in results)
+    _assert_matches_oracle(store, portfolio, through)
+
+    before = _stored_ledger(store)
+    runs = _run_count(store)
+    assert close_through(store, through) == []
+    assert _run_count(store) == runs
+    after = _stored_ledger(store)
+    assert before[0] == after[0]
+    assert before[1].equals(after[1]) and before[2].equals(after[2])
+
+
+def test_close__daily_closes_equal_one_long_close(store: sa.Engine, tmp_path: Path) -> None:
+    portfolio = random_portfolio(12, accounts=150, first_day=FIRST_DAY, days=200)
+    _load(store, tmp_path, portfolio, "all")
+    close_through(store, FIRST_DAY + timedelta(days=150))
+    for day in range(151, 201):
+        close_through(store, FIRST_DAY + timedelta(days=day))
+    _assert_matches_oracle(store, portfolio, FIRST_DAY + timedelta(days=200))
+
+
+def test_close__backdated_payments_and_reversals_recompute_their_accounts(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    portfolio = random_portfolio(13, accounts=300, first_day=FIRST_DAY, days=400)
+    first_close = FIRST_DAY + timedelta(days=250)
+    # Every third account's payments arrive late: after the first close, backdated.
+    on_time = [(a.account_key, p) for a in portfolio for p in a.payments if a.account_key % 3]
+    late = [(a.account_key, p) for a in portfolio for p in a.payments if not a.account_key % 3]
+    directory = tmp_path / "first"
+    directory.mkdir()
+    write_products(directory)
+    write_accounts(directory, portfolio)
+    write_payments(directory, [(k, p) for k, p in on_time if not p.reverses])
+    _import(store, directory)
+    close_through(store, first_close)
+
+    second = tmp_path / "second"
+    second.mkdir()
+    write_payments(second, late + [(k, p) for k, p in on_time if p.reverses])
+    _import(store, second)
+    results = close_through(store, FIRST_DAY + timedelta(days=400))
+    assert results[0].recomputed_accounts > 0
+    _assert_matches_oracle(store, portfolio, FIRST_DAY + timedelta(days=400))
+
+
+def test_close__a_window_that_fails_leaves_nothing_and_a_rerun_finishes(
+    store: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portfolio = random_portfolio(14, accounts=200, first_day=FIRST_DAY, days=300)
+    _load(store, tmp_path, portfolio, "all")
+    through = FIRST_DAY + timedelta(days=300)
+    real_write = close_module._write_snapshots
+    calls = {"n": 0}
+
+    def failing_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("killed mid-window")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(close_module, "_write_snapshots", failing_write)
+    with pytest.raises(RuntimeError):
+        close_through(store, through)
+    monkeypatch.setattr(close_module, "_write_snapshots", real_write)
+    with store.connect() as conn:
+        last = close_module.last_closed_day(conn)
+        runs = conn.execute(sa.select(t.batch_runs.c.closed_through)).scalars().all()
+    assert last is not None and last < through
+    # Only whole windows were kept: every recorded run finished.
+    assert len(runs) == _run_count(store)
+    close_through(store, through)
+    _assert_matches_oracle(store, portfolio, through)
