@@ -1,0 +1,176 @@
+"""The ``recoup`` command as a user runs it: a real process, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.differential.portfolio import random_portfolio
+from tests.integration.portfolio_files import write_accounts, write_payments, write_products
+from tests.oracle import run_oracle
+
+FIRST_DAY = date(2025, 1, 1)
+
+
+def recoup(*args: str, cwd: Path, database: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["RECOUP_DATABASE_URL"] = f"sqlite:///{database or cwd / 'recoup.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "recoup.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_quote__prints_the_documented_json(tmp_path: Path) -> None:
+    done = recoup(
+        "quote",
+        "--principal",
+        "12000",
+        "--term",
+        "12",
+        "--monthly-fee-rate",
+        "0.006",
+        "--start",
+        "2026-01-15",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["apr"] == "0.1303"
+    assert payload["total_fee"] == "864.00"
+    assert len(payload["schedule"]) == 12
+    assert payload["schedule"][0] == {
+        "period": 1,
+        "due_date": "2026-02-15",
+        "principal": "1000.00",
+        "fee": "72.00",
+        "amount": "1072.00",
+    }
+
+
+def test_quote__with_a_product_from_a_products_file(tmp_path: Path) -> None:
+    write_products(tmp_path)
+    done = recoup(
+        "quote",
+        "--principal",
+        "1000",
+        "--term",
+        "3",
+        "--product",
+        "card",
+        "--products",
+        str(tmp_path / "products.yaml"),
+        "--start",
+        "2026-01-31",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    dues = [row["due_date"] for row in json.loads(done.stdout)["schedule"]]
+    assert dues == ["2026-02-28", "2026-03-31", "2026-04-30"]
+
+
+def test_import__a_bad_row_names_file_line_and_column_and_writes_nothing(tmp_path: Path) -> None:
+    portfolio = random_portfolio(5, accounts=5, first_day=FIRST_DAY, days=100)
+    write_products(tmp_path)
+    write_accounts(tmp_path, portfolio)
+    write_payments(tmp_path, [(a.account_key, p) for a in portfolio for p in a.payments])
+    lines = (tmp_path / "payments.csv").read_text().splitlines()
+    fields = lines[2].split(",")
+    fields[2] = "12.345"
+    lines[2] = ",".join(fields)
+    (tmp_path / "payments.csv").write_text("\n".join(lines) + "\n")
+    done = recoup("import", str(tmp_path), "--quiet", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "payments.csv" in done.stderr and "line 3" in done.stderr and "amount" in done.stderr
+    shown = recoup("account", "show", "A1", "--as-of", "2025-03-01", "--json", cwd=tmp_path)
+    assert shown.returncode != 0 and "no account 'A1'" in shown.stderr
+
+
+@pytest.fixture(scope="module")
+def closed_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:  # type: ignore[type-arg]
+    root = tmp_path_factory.mktemp("closed")
+    portfolio = random_portfolio(6, accounts=60, first_day=FIRST_DAY, days=300)
+    write_products(root)
+    write_accounts(root, portfolio)
+    write_payments(root, [(a.account_key, p) for a in portfolio for p in a.payments])
+    assert recoup("init", cwd=root).returncode == 0
+    done = recoup("import", str(root), "--quiet", cwd=root)
+    assert done.returncode == 0, done.stderr
+    done = recoup("close", "--through", (FIRST_DAY + timedelta(days=300)).isoformat(), cwd=root)
+    assert done.returncode == 0, done.stderr
+    return root, portfolio
+
+
+def test_account_show__json_has_the_stable_fields_and_the_oracle_amounts(
+    closed_store: tuple[Path, list],  # type: ignore[type-arg]
+) -> None:
+    root, portfolio = closed_store
+    account = max(portfolio, key=lambda a: len(a.plans))
+    for as_of in (None, FIRST_DAY + timedelta(days=180)):
+        args = ["account", "show", f"A{account.account_key}", "--json"]
+        if as_of is not None:
+            args += ["--as-of", as_of.isoformat()]
+        done = recoup(*args, cwd=root)
+        assert done.returncode == 0, done.stderr
+        payload = json.loads(done.stdout)
+        day = as_of or FIRST_DAY + timedelta(days=300)
+        expected = run_oracle(account.plans, account.payments, day)
+        assert payload["as_of"] == day.isoformat()
+        assert payload["dpd"] == expected.dpd
+        assert payload["bucket"] == expected.bucket
+        assert set(payload["overdue"]) == {
+            "principal",
+            "fee",
+            "late_fee",
+            "penalty_interest",
+            "total",
+        }
+        total = expected.overdue["total"]
+        assert payload["overdue"]["total"] == f"{total // 100}.{total % 100:02d}"
+        assert {"outstanding_principal", "credit_balance", "next_due_date"} <= set(payload)
+        assert [(i["plan_id"], i["period"]) for i in payload["installments"]] == [
+            (i.plan_id, i.period) for i in expected.installments
+        ]
+        for row in payload["installments"]:
+            assert {"period", "plan_id", "due_date", "principal", "fee", "paid", "status"} <= set(
+                row
+            )
+
+
+def test_account_moves__lists_the_bucket_history(
+    closed_store: tuple[Path, list],  # type: ignore[type-arg]
+) -> None:
+    root, portfolio = closed_store
+    expected_by_account = {
+        a.account_key: run_oracle(a.plans, a.payments, FIRST_DAY + timedelta(days=300)).moves
+        for a in portfolio
+    }
+    key = max(expected_by_account, key=lambda k: len(expected_by_account[k]))
+    done = recoup("account", "moves", f"A{key}", "--json", cwd=root)
+    assert done.returncode == 0, done.stderr
+    moves = json.loads(done.stdout)["moves"]
+    assert [(m["moved_on"], m["from_bucket"], m["to_bucket"]) for m in moves] == [
+        (m.moved_on.isoformat(), m.from_bucket, m.to_bucket) for m in expected_by_account[key]
+    ]
+    assert len(moves) > 0
+
+
+def test_close__twice_on_the_same_day_reports_nothing_to_close(
+    closed_store: tuple[Path, list],  # type: ignore[type-arg]
+) -> None:
+    root, _ = closed_store
+    done = recoup("close", "--through", (FIRST_DAY + timedelta(days=300)).isoformat(), cwd=root)
+    assert done.returncode == 0
+    assert "nothing to close" in done.stdout
