@@ -11,7 +11,8 @@ Rules (issue 2, ``docs/ledger-rules.md``):
   interest is principal. The last period pays the remaining balance.
 - ``equal_principal`` (等额本金): principal ``P/n``, fee is the balance times ``i``.
 - Per-period principal is rounded half up to the cent and the remainder goes to the last
-  period, so the principals sum to ``P`` exactly.
+  period, so the principals sum to ``P`` exactly (rounded down instead when rounding up
+  would leave the last period negative, as for a few cents over many periods).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def amounts(
     with localcontext() as ctx:
         ctx.prec = 40
         even_share = round_to_cents(Decimal(principal_cents) / term)
+        if even_share * (term - 1) > principal_cents:
+            # Rounding up would leave the last period negative (a principal of a few cents
+            # over many periods): round down instead, the remainder still goes last.
+            even_share = principal_cents // term
         if fee_model is FeeModel.FLAT_FEE:
             fee = round_to_cents(Decimal(principal_cents) * monthly_rate)
             shares = [even_share] * (term - 1) + [principal_cents - even_share * (term - 1)]
