@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from recoup.ledger.kernel import (
     INSTALLMENT_INPUT,
+    KernelResult,
     account_tolerance,
     effective_payments,
     run_rules,
@@ -87,6 +88,21 @@ def first_open_day(conn: Connection) -> date | None:
     return opened - timedelta(days=1)
 
 
+@dataclass(slots=True)
+class _OpenBook:
+    """What the close keeps in memory between windows: the open (not settled) installments,
+    every account's stored state, and the payments of the days still to close. It is read
+    once per close and kept up to date by each window, instead of re-read for every window.
+    Rows imported while the close runs have keys above ``max_payment_key``/``max_plan_key``
+    and are left for the next close."""
+
+    installments: pl.DataFrame
+    accounts: pl.DataFrame
+    payments: pl.DataFrame
+    max_payment_key: int
+    max_plan_key: int
+
+
 def close_through(
     engine: Engine,
     through: date,
@@ -108,9 +124,12 @@ def close_through(
     if not spans and closed is not None and through <= closed:
         spans = [(closed, closed)] if _has_pending_recompute(engine, closed) else []
     results = []
+    book: _OpenBook | None = None
     for window_start, window_end in spans:
         with engine.begin() as conn:
-            result = _close_window(conn, catalog, window_start, window_end, closed)
+            if book is None:
+                book = _open_book(conn, catalog, window_start, through)
+            result = _close_window(conn, catalog, book, window_start, window_end, closed)
         results.append(result)
         closed = window_end
         if on_window is not None:
@@ -118,18 +137,23 @@ def close_through(
     return results
 
 
-def _dirty_accounts(last_closed: date | None, window_end: date) -> sa.Select[tuple[int]]:
+def _dirty_accounts(
+    last_closed: date | None, window_end: date, max_payment_key: int, max_plan_key: int
+) -> sa.Select[tuple[int]]:
     """Accounts whose past changed since they were closed; they are replayed from the start."""
     p, pl_ = t.payments, t.plans
+    known_payment = p.c.payment_key <= max_payment_key
     if last_closed is None:
-        # Nothing was closed yet: only reversals (handled by the replay anyway) make it dirty.
+        # Nothing was closed yet: only reversals make an account replay.
         return sa.select(p.c.account_key).where(
+            known_payment,
             p.c.closed_run_id.is_(None),
             p.c.reverses_payment_id.is_not(None),
             p.c.paid_on <= window_end,
         )
     return sa.union(
         sa.select(p.c.account_key).where(
+            known_payment,
             p.c.closed_run_id.is_(None),
             sa.or_(
                 p.c.paid_on <= last_closed,
@@ -137,14 +161,17 @@ def _dirty_accounts(last_closed: date | None, window_end: date) -> sa.Select[tup
             ),
         ),
         sa.select(pl_.c.account_key).where(
-            pl_.c.closed_run_id.is_(None), pl_.c.start_date <= last_closed
+            pl_.c.plan_key <= max_plan_key,
+            pl_.c.closed_run_id.is_(None),
+            pl_.c.start_date <= last_closed,
         ),
     )  # type: ignore[return-value]
 
 
 def _has_pending_recompute(engine: Engine, closed: date) -> bool:
+    big = 2**62
     with engine.connect() as conn:
-        return conn.execute(_dirty_accounts(closed, closed).limit(1)).first() is not None
+        return conn.execute(_dirty_accounts(closed, closed, big, big).limit(1)).first() is not None
 
 
 _INSTALLMENT_SCHEMA = dict(INSTALLMENT_INPUT) | {"start_date": pl.Date}
@@ -190,9 +217,71 @@ def _installments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tu
     )
 
 
+def _payments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    pay = t.payments
+    return sa.select(
+        pay.c.account_key,
+        pay.c.amount_cents,
+        pay.c.paid_on,
+        pay.c.reverses_payment_id,
+        pay.c.reversed_on,
+    ).where(*where)
+
+
+def _open_book(
+    conn: Connection, catalog: ProductCatalog, first_day: date, through: date
+) -> _OpenBook:
+    a, i, p, pay = t.accounts, t.installments, t.plans, t.payments
+    max_payment_key = conn.execute(sa.select(sa.func.max(pay.c.payment_key))).scalar() or 0
+    max_plan_key = conn.execute(sa.select(sa.func.max(p.c.plan_key))).scalar() or 0
+    accounts = read_frame(
+        conn,
+        sa.select(
+            a.c.account_key,
+            a.c.opened_on,
+            a.c.credit_balance_cents,
+            a.c.dpd,
+            a.c.bucket,
+            a.c.overdue_cents,
+        ).where(a.c.opened_on <= through),
+        _ACCOUNT_SCHEMA,
+    )
+    tolerance = account_tolerance(
+        read_frame(
+            conn,
+            sa.select(p.c.account_key, p.c.product_id).where(p.c.plan_key <= max_plan_key),
+            {"account_key": pl.Int64, "product_id": pl.String},
+        ),
+        catalog.products,
+    )
+    accounts = accounts.join(tolerance, on="account_key", how="left").with_columns(
+        pl.col("tolerance_cents").fill_null(0)
+    )
+    installments = read_frame(
+        conn,
+        _installments_query(
+            [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
+        ),
+        _INSTALLMENT_SCHEMA,
+    )
+    payments = read_frame(
+        conn,
+        _payments_query(
+            [
+                pay.c.paid_on >= first_day,
+                pay.c.paid_on <= through,
+                pay.c.payment_key <= max_payment_key,
+            ]
+        ),
+        _PAYMENT_SCHEMA,
+    )
+    return _OpenBook(installments, accounts, payments, int(max_payment_key), int(max_plan_key))
+
+
 def _close_window(
     conn: Connection,
     catalog: ProductCatalog,
+    book: _OpenBook,
     window_start: date,
     window_end: date,
     last_closed: date | None,
@@ -212,57 +301,25 @@ def _close_window(
         .returning(t.batch_runs.c.run_id)
     ).scalar_one()
 
-    dirty_select = _dirty_accounts(last_closed, window_end)
+    dirty_select = _dirty_accounts(last_closed, window_end, book.max_payment_key, book.max_plan_key)
     dirty_keys = read_frame(conn, dirty_select, {"account_key": pl.Int64})["account_key"]
     dirty_keys = dirty_keys.unique()
     dirty_subquery = dirty_select.subquery()
-    a, i, p, pay = t.accounts, t.installments, t.plans, t.payments
+    i, p, pay = t.installments, t.plans, t.payments
 
-    accounts = read_frame(
-        conn,
-        sa.select(
-            a.c.account_key,
-            a.c.opened_on,
-            a.c.credit_balance_cents,
-            a.c.dpd,
-            a.c.bucket,
-            a.c.overdue_cents,
-        ).where(a.c.opened_on <= window_end),
-        _ACCOUNT_SCHEMA,
-    )
-    tolerance = account_tolerance(
-        read_frame(
-            conn,
-            sa.select(p.c.account_key, p.c.product_id),
-            {"account_key": pl.Int64, "product_id": pl.String},
-        ),
-        catalog.products,
-    )
-    accounts = accounts.join(tolerance, on="account_key", how="left").with_columns(
-        pl.col("tolerance_cents").fill_null(0)
-    )
+    accounts = book.accounts.filter(pl.col("opened_on") <= window_end)
     is_dirty = pl.col("account_key").is_in(dirty_keys.implode())
     clean_accounts = accounts.filter(~is_dirty) if not recompute_only else accounts.clear()
     dirty_accounts = accounts.filter(is_dirty)
 
     results = []
     if clean_accounts.height:
-        clean_installments = read_frame(
-            conn,
-            _installments_query([i.c.settled == 0, p.c.start_date <= window_end]),
-            _INSTALLMENT_SCHEMA,
-        ).filter(~is_dirty)
-        clean_payments = read_frame(
-            conn,
-            sa.select(
-                pay.c.account_key,
-                pay.c.amount_cents,
-                pay.c.paid_on,
-                pay.c.reverses_payment_id,
-                pay.c.reversed_on,
-            ).where(pay.c.paid_on > window_start - timedelta(days=1), pay.c.paid_on <= window_end),
-            _PAYMENT_SCHEMA,
-        ).filter(~is_dirty)
+        clean_installments = book.installments.filter(
+            (pl.col("start_date") <= window_end) & ~is_dirty
+        )
+        clean_payments = book.payments.filter(
+            (pl.col("paid_on") >= window_start) & (pl.col("paid_on") <= window_end) & ~is_dirty
+        )
         results.append(
             (
                 clean_installments,
@@ -283,27 +340,26 @@ def _close_window(
             )
         )
     if dirty_accounts.height:
+        in_dirty = sa.select(dirty_subquery.c.account_key)
         dirty_installments = read_frame(
             conn,
             _installments_query(
                 [
-                    i.c.account_key.in_(sa.select(dirty_subquery.c.account_key)),
+                    i.c.account_key.in_(in_dirty),
                     p.c.start_date <= window_end,
+                    p.c.plan_key <= book.max_plan_key,
                 ]
             ),
             _INSTALLMENT_SCHEMA,
         ).with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in STATE_COLUMNS)
         dirty_payments = read_frame(
             conn,
-            sa.select(
-                pay.c.account_key,
-                pay.c.amount_cents,
-                pay.c.paid_on,
-                pay.c.reverses_payment_id,
-                pay.c.reversed_on,
-            ).where(
-                pay.c.account_key.in_(sa.select(dirty_subquery.c.account_key)),
-                pay.c.paid_on <= window_end,
+            _payments_query(
+                [
+                    pay.c.account_key.in_(in_dirty),
+                    pay.c.paid_on <= window_end,
+                    pay.c.payment_key <= book.max_payment_key,
+                ]
             ),
             _PAYMENT_SCHEMA,
         )
@@ -319,8 +375,8 @@ def _close_window(
             "tolerance_cents",
         )
         month_ends = _month_ends(
-            dirty_accounts["opened_on"].min(),
-            window_end,  # type: ignore[arg-type]
+            dirty_accounts["opened_on"].min(),  # type: ignore[arg-type]
+            window_end,
         )
         results.append(
             (
@@ -352,12 +408,20 @@ def _close_window(
 
     conn.execute(
         pay.update()
-        .where(pay.c.closed_run_id.is_(None), pay.c.paid_on <= window_end)
+        .where(
+            pay.c.closed_run_id.is_(None),
+            pay.c.paid_on <= window_end,
+            pay.c.payment_key <= book.max_payment_key,
+        )
         .values(closed_run_id=run_id)
     )
     conn.execute(
         p.update()
-        .where(p.c.closed_run_id.is_(None), p.c.start_date <= window_end)
+        .where(
+            p.c.closed_run_id.is_(None),
+            p.c.start_date <= window_end,
+            p.c.plan_key <= book.max_plan_key,
+        )
         .values(closed_run_id=run_id)
     )
     conn.execute(
@@ -370,6 +434,7 @@ def _close_window(
             moves=moves,
         )
     )
+    _carry_forward(book, results)
     return WindowResult(
         run_id,
         window_start,
@@ -379,6 +444,37 @@ def _close_window(
         moves,
         charges,
     )
+
+
+def _carry_forward(book: _OpenBook, results: list[tuple[pl.DataFrame, KernelResult, bool]]) -> None:
+    """Bring the in-memory book to the end of the window just written: new amounts on the
+    open installments (settled ones dropped: they never change again) and new account state.
+    Installments of plans that had not started in this window are kept as they were."""
+    updated = []
+    for before, result, _ in results:
+        updated.append(
+            result.installments.filter(~pl.col("settled"))
+            .drop("settled")
+            .join(
+                before.select("plan_key", "period", "start_date"),
+                on=["plan_key", "period"],
+                how="left",
+            )
+            .select(book.installments.columns)
+        )
+    untouched = book.installments
+    if results:
+        # Every row processed this window is replaced by its new version (or dropped when
+        # settled); rows of plans that have not started stay as they were.
+        seen = pl.concat([b.select("plan_key", "period") for b, _, _ in results])
+        untouched = untouched.join(seen, on=["plan_key", "period"], how="anti")
+    book.installments = pl.concat([untouched, *updated], how="vertical_relaxed")
+    states = [r.accounts for _, r, _ in results]
+    if states:
+        new_state = pl.concat(states).select(
+            "account_key", "credit_balance_cents", "dpd", "bucket", "overdue_cents"
+        )
+        book.accounts = book.accounts.update(new_state, on="account_key", how="left")
 
 
 def _month_ends(first: date, last: date) -> list[date]:
