@@ -36,9 +36,10 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     clock = time.perf_counter()
     portfolio = simulate_portfolio(accounts, seed, as_of)
     write_portfolio(portfolio, out)
+    seconds = time.perf_counter() - clock
     print(
         f"simulated {accounts:,} accounts, {portfolio.plans.height:,} plans, "
-        f"{portfolio.payments.height:,} payments as of {as_of} in {time.perf_counter() - clock:.1f} s"
+        f"{portfolio.payments.height:,} payments as of {as_of} in {seconds:.1f} s"
     )
 
     engine = open_store(url)

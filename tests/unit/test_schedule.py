@@ -1,3 +1,4 @@
+import itertools
 from datetime import date
 from decimal import Decimal
 
@@ -85,4 +86,4 @@ def test_property__a_schedule_sums_to_its_principal(
     assert sum(i.principal_cents for i in schedule) == principal
     assert all(i.principal_cents >= 0 and i.fee_cents >= 0 for i in schedule)
     assert [i.period for i in schedule] == list(range(1, term + 1))
-    assert all(a.due_date < b.due_date for a, b in zip(schedule, schedule[1:], strict=False))
+    assert all(a.due_date < b.due_date for a, b in itertools.pairwise(schedule))

@@ -13,10 +13,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recoup.money import MoneyError, parse_cents, parse_rate
-from recoup.products.spec import FeeModel, ProductError, load_catalog
+from recoup.products.spec import FeeModel, Product, ProductError, load_catalog
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 class UsageError(Exception):
@@ -52,8 +55,9 @@ def cmd_quote(args: argparse.Namespace) -> int:
     if args.product:
         product = _find_product(args.product, args.products)
         if args.term not in product.terms:
+            offered = list(product.terms)
             raise UsageError(
-                f"--term: product {product.id!r} offers terms {list(product.terms)}, not {args.term}"
+                f"--term: product {product.id!r} offers terms {offered}, not {args.term}"
             )
         rate, fee_model = product.monthly_rate, product.fee_model
     else:
@@ -79,7 +83,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_product(product_id: str, products_file: Path | None):  # type: ignore[no-untyped-def]
+def _find_product(product_id: str, products_file: Path | None) -> Product:
     if products_file is not None:
         return load_catalog(products_file).get(product_id)
     from recoup.store.engine import open_store
@@ -92,7 +96,7 @@ def _find_product(product_id: str, products_file: Path | None):  # type: ignore[
 # --------------------------------------------------------------------------- store commands
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> Engine:
     from recoup.store.engine import open_store
 
     return open_store()

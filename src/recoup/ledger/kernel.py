@@ -182,9 +182,10 @@ def _ranges(starts: I64, lengths: I64) -> I64:
 
 def _group_sums(values: I64, lengths: I64) -> I64:
     """Sum of each consecutive group of ``lengths`` values (empty groups sum to 0)."""
-    cumulative = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+    cumulative: I64 = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
     ends = np.cumsum(lengths)
-    return cumulative[ends] - cumulative[ends - lengths]
+    sums: I64 = cumulative[ends] - cumulative[ends - lengths]
+    return sums
 
 
 def _group_min(values: I64, lengths: I64, empty: int) -> I64:
