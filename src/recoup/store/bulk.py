@@ -1,0 +1,423 @@
+"""Bulk I/O between Polars frames and the store, inside the caller's transaction.
+
+The import and the nightly close move millions of rows; a statement per row would take
+minutes. So rows travel in bulk: on PostgreSQL through psycopg 3 ``COPY`` (CSV chunks that
+Polars writes), on SQLite through ``executemany`` of one prepared ``INSERT`` in chunks.
+Nothing here commits: every function runs on the connection it is given, in the transaction
+the caller opened, so a failed import or close window leaves nothing behind.
+
+Types on the way in and out follow what SQLAlchemy itself reads and writes, so rows written
+here read back the same through the ORM-free ``Table`` API and vice versa:
+
+- ``Date`` is a DATE on PostgreSQL and ISO text ``YYYY-MM-DD`` on SQLite;
+- ``Datetime`` is a ``timestamptz`` on PostgreSQL and ``YYYY-MM-DD HH:MM:SS.ffffff`` text in
+  UTC on SQLite (SQLAlchemy's SQLite format);
+- nulls stay nulls, and an empty text stays an empty text.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext, suppress
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.sql.type_api import TypeEngine
+
+#: Rows per ``executemany`` call on SQLite and per CSV chunk sent through ``COPY``.
+CHUNK_ROWS = 50_000
+_SQLITE_ROWS_PER_STATEMENT = 100
+#: SQLite's page cache (KiB) during a big insert; the default 2 MiB thrashes on indexes.
+_SQLITE_BULK_CACHE_KIB = 256 * 1024
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.6f"
+
+Progress = Callable[[int], None]
+#: A Polars dtype, as a class (``pl.Int64``) or an instance (``pl.Datetime("us", "UTC")``).
+DType = pl.DataType | type[pl.DataType]
+
+
+def is_postgres(conn: sa.Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _dbapi(conn: sa.Connection) -> Any:
+    """The driver's own connection under SQLAlchemy's, in the same transaction."""
+    return conn.connection.dbapi_connection
+
+
+def _columns_sql(conn: sa.Connection, names: Sequence[str]) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    return ", ".join(quote(name) for name in names)
+
+
+def _table_sql(conn: sa.Connection, table: sa.Table) -> str:
+    return conn.dialect.identifier_preparer.format_table(table)
+
+
+def _check_columns(table: sa.Table, frame: pl.DataFrame) -> None:
+    unknown = [name for name in frame.columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"table {table.name} has no column(s) {', '.join(unknown)}")
+
+
+# --------------------------------------------------------------------------- insert
+
+
+def insert_frame(
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pl.DataFrame,
+    progress: Progress | None = None,
+) -> int:
+    """Insert every row of ``frame`` into ``table``; return the number of rows inserted.
+
+    The frame's columns are named as the table's (a subset is fine: the others take their
+    server defaults, or NULL). ``progress``, when given, is called after each chunk with the
+    number of rows that chunk wrote. Runs in the caller's transaction and never commits.
+    """
+    _check_columns(table, frame)
+    if frame.height == 0 or not frame.columns:
+        return 0
+    if is_postgres(conn):
+        _copy_in(conn, table, frame, progress)
+    else:
+        _sqlite_insert(conn, table, frame, progress)
+    return frame.height
+
+
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its dates and times as the text SQLAlchemy's SQLite types store."""
+    conversions: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            conversions.append(pl.col(name).dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            column = pl.col(name)
+            if dtype.time_zone is not None:
+                column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            conversions.append(column.dt.strftime(_SQLITE_DATETIME))
+        elif dtype == pl.Boolean:
+            conversions.append(pl.col(name).cast(pl.Int64))
+        elif isinstance(dtype, pl.Decimal):
+            conversions.append(pl.col(name).cast(pl.Utf8))
+    return frame.with_columns(conversions) if conversions else frame
+
+
+def _sqlite_insert(
+    conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, progress: Progress | None
+) -> None:
+    values = _sqlite_values(frame)
+    width = len(values.columns)
+    raw = _dbapi(conn)
+    # Several rows per statement: SQLite's per-statement cost, not the row, dominates.
+    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, _sqlite_variable_limit(raw) // width))
+    head = f"INSERT INTO {_table_sql(conn, table)} ({_columns_sql(conn, values.columns)}) VALUES "
+    one_row = "(" + ", ".join("?" for _ in range(width)) + ")"
+    many_sql = head + ", ".join(one_row for _ in range(per_statement))
+    cursor = raw.cursor()
+    try:
+        with _sqlite_large_cache(cursor) if values.height >= CHUNK_ROWS else nullcontext():
+            for chunk in values.iter_slices(CHUNK_ROWS):
+                rows = chunk.rows()
+                whole = len(rows) - len(rows) % per_statement
+                if whole:
+                    flat = list(itertools.chain.from_iterable(rows[:whole]))
+                    step = per_statement * width
+                    cursor.executemany(
+                        many_sql, (flat[i : i + step] for i in range(0, len(flat), step))
+                    )
+                if whole < len(rows):
+                    cursor.executemany(head + one_row, rows[whole:])
+                if progress is not None:
+                    progress(chunk.height)
+    finally:
+        cursor.close()
+
+
+def _sqlite_variable_limit(raw: Any) -> int:
+    """The most ``?`` one statement may have (999 before SQLite 3.32, 32766 since)."""
+    try:
+        return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except (AttributeError, sqlite3.Error):
+        return 999
+
+
+@contextmanager
+def large_cache(conn: sa.Connection) -> Iterator[None]:
+    """On SQLite, a page cache large enough for bulk work on indexes; a no-op elsewhere.
+
+    SQLite's default cache (2 MiB) makes every insert into, or lookup in, a big index read
+    its pages again; the larger cache is set on the connection and restored afterwards.
+    """
+    if is_postgres(conn):
+        yield
+        return
+    cursor = _dbapi(conn).cursor()
+    try:
+        with _sqlite_large_cache(cursor):
+            yield
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _sqlite_large_cache(cursor: Any) -> Iterator[None]:
+    previous = int(cursor.execute("PRAGMA cache_size").fetchone()[0])
+    if previous < 0 and -previous >= _SQLITE_BULK_CACHE_KIB:
+        yield
+        return
+    cursor.execute(f"PRAGMA cache_size = {-_SQLITE_BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        cursor.execute(f"PRAGMA cache_size = {previous}")
+
+
+def _postgres_csv(frame: pl.DataFrame) -> bytes:
+    # Unquoted empty fields are NULL in PostgreSQL's CSV format; Polars quotes empty texts,
+    # so nulls and empty strings stay apart.
+    return frame.write_csv(
+        include_header=False,
+        null_value="",
+        datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z",
+        date_format="%Y-%m-%d",
+    ).encode("utf-8")
+
+
+def _copy_in(
+    conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, progress: Progress | None
+) -> None:
+    sql = (
+        f"COPY {_table_sql(conn, table)} ({_columns_sql(conn, frame.columns)}) "
+        "FROM STDIN (FORMAT csv)"
+    )
+    with _dbapi(conn).cursor() as cursor, cursor.copy(sql) as copy:
+        for chunk in frame.iter_slices(CHUNK_ROWS):
+            copy.write(_postgres_csv(chunk))
+            if progress is not None:
+                progress(chunk.height)
+
+
+# --------------------------------------------------------------------------- temp tables
+
+
+def _sql_type(dtype: pl.DataType) -> TypeEngine[Any]:
+    if dtype.is_integer():
+        return sa.BigInteger()
+    if dtype.is_float():
+        return sa.Float()
+    if dtype == pl.Boolean:
+        return sa.Boolean()
+    if dtype == pl.Date:
+        return sa.Date()
+    if isinstance(dtype, pl.Datetime):
+        return sa.DateTime(timezone=dtype.time_zone is not None)
+    return sa.Text()
+
+
+@contextmanager
+def temporary_table(
+    conn: sa.Connection,
+    frame: pl.DataFrame,
+    like: sa.Table | None = None,
+    progress: Progress | None = None,
+) -> Iterator[sa.Table]:
+    """A TEMP table holding ``frame``, dropped again when the block ends.
+
+    Column types are taken from ``like`` (a table with columns of the same names) when
+    given, else from the frame's dtypes. The table has no keys or constraints, so joins on
+    it rely on the other side's indexes; on PostgreSQL it is analysed for the planner.
+    """
+    columns: list[sa.Column[Any]] = []
+    for name, dtype in frame.schema.items():
+        if like is not None and name in like.c:
+            sql_type: TypeEngine[Any] = like.c[name].type
+        else:
+            sql_type = _sql_type(dtype)
+        columns.append(sa.Column(name, sql_type))
+    tmp = sa.Table(
+        f"tmp_{uuid.uuid4().hex[:12]}",
+        sa.MetaData(),
+        *columns,
+        prefixes=["TEMPORARY"],
+    )
+    tmp.create(conn)
+    try:
+        insert_frame(conn, tmp, frame, progress)
+        if is_postgres(conn):
+            conn.exec_driver_sql(f"ANALYZE {_table_sql(conn, tmp)}")
+        yield tmp
+    except BaseException:
+        # On PostgreSQL the failed transaction takes the table with it; SQLite may have
+        # created it outside any transaction, so drop it if the connection still can.
+        if not is_postgres(conn):
+            with suppress(Exception):
+                tmp.drop(conn)
+        raise
+    tmp.drop(conn)
+
+
+# --------------------------------------------------------------------------- update
+
+
+def update_from_frame(
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pl.DataFrame,
+    key_columns: Sequence[str],
+) -> int:
+    """Set the frame's non-key columns on the rows of ``table`` whose keys match a frame row.
+
+    The frame is loaded into a TEMP table and applied with one ``UPDATE ... FROM`` (both
+    PostgreSQL and SQLite 3.33+ have it). Keys should be unique in the frame. Returns the
+    number of rows updated.
+    """
+    _check_columns(table, frame)
+    keys = list(key_columns)
+    missing = [key for key in keys if key not in frame.columns]
+    if missing:
+        raise ValueError(f"key column(s) {', '.join(missing)} not in the frame")
+    values = [name for name in frame.columns if name not in keys]
+    if not values:
+        raise ValueError("nothing to update: the frame has only key columns")
+    if frame.height == 0:
+        return 0
+    with temporary_table(conn, frame, like=table) as tmp:
+        statement = (
+            sa.update(table)
+            .values({name: tmp.c[name] for name in values})
+            .where(*(table.c[key] == tmp.c[key] for key in keys))
+        )
+        result = conn.execute(statement)
+        return int(result.rowcount)
+
+
+# --------------------------------------------------------------------------- read
+
+
+def _compile(
+    conn: sa.Connection, sql: str | sa.Select[Any] | sa.TextClause, params: Mapping[str, Any] | None
+) -> tuple[str, Any]:
+    """The statement as the driver's SQL text and parameters (named or positional)."""
+    statement = sa.text(sql) if isinstance(sql, str) else sql
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    bound = dict(compiled.params)
+    if params:
+        bound.update(params)
+    if compiled.positiontup is not None:
+        return str(compiled), tuple(bound[name] for name in compiled.positiontup)
+    return str(compiled), bound
+
+
+def _instances(schema: Mapping[str, DType]) -> dict[str, pl.DataType]:
+    return {name: dtype() if isinstance(dtype, type) else dtype for name, dtype in schema.items()}
+
+
+def _text_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """The schema with temporal columns read as text first, to be parsed afterwards."""
+    return {
+        name: (pl.Utf8() if dtype == pl.Date or isinstance(dtype, pl.Datetime) else dtype)
+        for name, dtype in schema.items()
+    }
+
+
+_OFFSET = r"[+-][0-9]{2}(?::?[0-9]{2})?$"
+
+
+def _parse_temporal(frame: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Parse the temporal columns read as text: ISO dates, and times with or without offset.
+
+    PostgreSQL writes ``2024-06-01 08:30:00.5+00`` (the fraction only when non-zero);
+    SQLite holds what SQLAlchemy wrote, ``2024-06-01 08:30:00.500000`` in UTC.
+    """
+    conversions: list[pl.Expr] = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        if dtype == pl.Date:
+            # An expression such as MAX() over SQLite's ISO text may hand back more than a date.
+            conversions.append(column.str.slice(0, 10).str.to_date("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            text = column.str.replace("T", " ", literal=True)
+            unit = dtype.time_unit or "us"
+            with_offset = text.str.to_datetime(
+                "%Y-%m-%d %H:%M:%S%.f%#z", time_unit=unit, time_zone="UTC", strict=False
+            )
+            naive = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit=unit, strict=False)
+            if dtype.time_zone is not None:
+                naive = naive.dt.replace_time_zone("UTC").dt.convert_time_zone(dtype.time_zone)
+                with_offset = with_offset.dt.convert_time_zone(dtype.time_zone)
+            else:
+                with_offset = with_offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            parsed = pl.when(text.str.contains(_OFFSET)).then(with_offset).otherwise(naive)
+            conversions.append(parsed.alias(name))
+    if not conversions:
+        return frame
+    parsed_frame = frame.with_columns(conversions)
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Datetime):
+            lost = frame.get_column(name).is_not_null() & parsed_frame.get_column(name).is_null()
+            if lost.any():
+                bad = frame.get_column(name).filter(lost)[0]
+                raise ValueError(f"column {name}: not a date and time: {bad!r}")
+    return parsed_frame
+
+
+def read_frame(
+    conn: sa.Connection,
+    sql: str | sa.Select[Any] | sa.TextClause,
+    schema: Mapping[str, DType],
+    params: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Run a query and return its rows as a frame typed by ``schema``.
+
+    ``schema`` names the result's columns in order (the query's own column names are not
+    used) and gives their dtypes. ``sql`` is a SQLAlchemy ``Select`` or a text with
+    ``:name`` parameters given in ``params``.
+    """
+    sql_text, bound = _compile(conn, sql, params)
+    types = _instances(schema)
+    if is_postgres(conn):
+        return _copy_out(conn, sql_text, bound, types)
+    cursor = _dbapi(conn).cursor()
+    try:
+        cursor.execute(sql_text, bound)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pl.DataFrame(schema=types)
+    if len(rows[0]) != len(types):
+        raise ValueError(f"the query returns {len(rows[0])} columns, the schema names {len(types)}")
+    frame = pl.DataFrame(rows, schema=_text_schema(types), orient="row")
+    return _parse_temporal(frame, types)
+
+
+def _copy_out(
+    conn: sa.Connection,
+    sql_text: str,
+    bound: Any,
+    schema: Mapping[str, pl.DataType],
+) -> pl.DataFrame:
+    # COPY cannot take server-side parameters; psycopg binds them client-side here.
+    statement = f"COPY ({sql_text}) TO STDOUT (FORMAT csv)"
+    buffer = io.BytesIO()
+    with _dbapi(conn).cursor() as cursor, cursor.copy(statement, bound or None) as copy:
+        for block in copy:
+            buffer.write(block)
+    if buffer.tell() == 0:
+        return pl.DataFrame(schema=schema)
+    buffer.seek(0)
+    text_schema = _text_schema(schema)
+    frame = pl.read_csv(
+        buffer,
+        has_header=False,
+        schema=text_schema,
+        empty_string_is_null=True,  # unquoted empty is NULL; a quoted "" stays a text
+    )
+    return _parse_temporal(frame, schema)
