@@ -80,12 +80,14 @@ def last_closed_day(conn: Connection) -> date | None:
 
 
 def first_open_day(conn: Connection) -> date | None:
-    """The day before the first plan starts: the close's starting point on a new store."""
-    value = conn.execute(sa.select(sa.func.min(t.accounts.c.opened_on))).scalar()
-    if value is None:
-        return None
-    opened = date.fromisoformat(value) if isinstance(value, str) else value
-    return opened - timedelta(days=1)
+    """The day before the first plan starts or the first payment is made, whichever is
+    earlier: the close's starting point on a new store."""
+    days = []
+    for column in (t.accounts.c.opened_on, t.payments.c.paid_on):
+        value = conn.execute(sa.select(sa.func.min(column))).scalar()
+        if value is not None:
+            days.append(date.fromisoformat(value) if isinstance(value, str) else value)
+    return min(days) - timedelta(days=1) if days else None
 
 
 @dataclass(slots=True)
@@ -243,7 +245,7 @@ def _open_book(
             a.c.dpd,
             a.c.bucket,
             a.c.overdue_cents,
-        ).where(a.c.opened_on <= through),
+        ),
         _ACCOUNT_SCHEMA,
     )
     tolerance = account_tolerance(
@@ -307,8 +309,17 @@ def _close_window(
     dirty_subquery = dirty_select.subquery()
     i, p, pay = t.installments, t.plans, t.payments
 
-    accounts = book.accounts.filter(pl.col("opened_on") <= window_end)
+    # Accounts whose first plan has started, those paying ahead of it (credit), and those
+    # to recompute.
+    paying = book.payments.filter(
+        (pl.col("paid_on") >= window_start) & (pl.col("paid_on") <= window_end)
+    )["account_key"]
     is_dirty = pl.col("account_key").is_in(dirty_keys.implode())
+    accounts = book.accounts.filter(
+        (pl.col("opened_on") <= window_end)
+        | pl.col("account_key").is_in(paying.implode())
+        | is_dirty
+    )
     clean_accounts = accounts.filter(~is_dirty) if not recompute_only else accounts.clear()
     dirty_accounts = accounts.filter(is_dirty)
 
