@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import textwrap
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,36 +21,17 @@ from recoup.ledger.schedule import build_schedule
 from recoup.products.spec import load_catalog
 from recoup.store import tables
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
-from recoup.store.engine import database_url, open_store, upgrade_schema
+from recoup.store.engine import open_store
 from recoup.store.repository import load_catalog_from_store, next_key, save_catalog
 
 POSTGRES_URL = os.environ.get("RECOUP_TEST_POSTGRES_URL")
 NOW = datetime(2024, 6, 1, 8, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-        yield store
-        store.dispose()
-        return
-    if not POSTGRES_URL:
-        pytest.skip("RECOUP_TEST_POSTGRES_URL is not set, so there is no PostgreSQL to test on")
-    url = database_url(POSTGRES_URL)
-    schema = f"test_import_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    store = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade_schema(store)
-        yield store
-    finally:
-        store.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+@pytest.fixture
+def engine(store: sa.Engine) -> sa.Engine:
+    """The store of tests/integration/conftest.py, on SQLite and on PostgreSQL."""
+    return store
 
 
 # --------------------------------------------------------------------------- bulk I/O

@@ -16,7 +16,7 @@ plan with the same rules, and their charges, moves and later snapshots rewritten
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from recoup.ledger.kernel import (
-    INSTALLMENT_INPUT,
     KernelResult,
     account_tolerance,
     effective_payments,
@@ -34,6 +33,13 @@ from recoup.ledger.kernel import (
 from recoup.products.spec import ProductCatalog
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
+from recoup.store.ledger_queries import (
+    ACCOUNT_SCHEMA,
+    INSTALLMENT_SCHEMA,
+    PAYMENT_SCHEMA,
+    installments_query,
+    payments_query,
+)
 from recoup.store.repository import load_catalog_from_store
 
 STATE_COLUMNS = (
@@ -176,60 +182,6 @@ def _has_pending_recompute(engine: Engine, closed: date) -> bool:
         return conn.execute(_dirty_accounts(closed, closed, big, big).limit(1)).first() is not None
 
 
-_INSTALLMENT_SCHEMA = dict(INSTALLMENT_INPUT) | {"start_date": pl.Date}
-_ACCOUNT_SCHEMA = {
-    "account_key": pl.Int64,
-    "opened_on": pl.Date,
-    "credit_balance_cents": pl.Int64,
-    "dpd": pl.Int32,
-    "bucket": pl.String,
-    "overdue_cents": pl.Int64,
-}
-_PAYMENT_SCHEMA = {
-    "account_key": pl.Int64,
-    "amount_cents": pl.Int64,
-    "paid_on": pl.Date,
-    "reverses_payment_id": pl.String,
-    "reversed_on": pl.Date,
-}
-
-
-def _installments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
-    i, p = t.installments, t.plans
-    return (
-        sa.select(
-            i.c.account_key,
-            i.c.plan_key,
-            p.c.plan_id,
-            i.c.period,
-            p.c.product_id,
-            i.c.due_date,
-            i.c.principal_cents,
-            i.c.fee_cents,
-            i.c.late_fee_cents,
-            i.c.penalty_cents,
-            i.c.paid_principal_cents,
-            i.c.paid_fee_cents,
-            i.c.paid_late_fee_cents,
-            i.c.paid_penalty_cents,
-            p.c.start_date,
-        )
-        .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
-        .where(*where)
-    )
-
-
-def _payments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
-    pay = t.payments
-    return sa.select(
-        pay.c.account_key,
-        pay.c.amount_cents,
-        pay.c.paid_on,
-        pay.c.reverses_payment_id,
-        pay.c.reversed_on,
-    ).where(*where)
-
-
 def _open_book(
     conn: Connection, catalog: ProductCatalog, first_day: date, through: date
 ) -> _OpenBook:
@@ -246,7 +198,7 @@ def _open_book(
             a.c.bucket,
             a.c.overdue_cents,
         ),
-        _ACCOUNT_SCHEMA,
+        ACCOUNT_SCHEMA,
     )
     tolerance = account_tolerance(
         read_frame(
@@ -261,21 +213,21 @@ def _open_book(
     )
     installments = read_frame(
         conn,
-        _installments_query(
+        installments_query(
             [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
         ),
-        _INSTALLMENT_SCHEMA,
+        INSTALLMENT_SCHEMA,
     )
     payments = read_frame(
         conn,
-        _payments_query(
+        payments_query(
             [
                 pay.c.paid_on >= first_day,
                 pay.c.paid_on <= through,
                 pay.c.payment_key <= max_payment_key,
             ]
         ),
-        _PAYMENT_SCHEMA,
+        PAYMENT_SCHEMA,
     )
     return _OpenBook(installments, accounts, payments, int(max_payment_key), int(max_plan_key))
 
@@ -354,25 +306,25 @@ def _close_window(
         in_dirty = sa.select(dirty_subquery.c.account_key)
         dirty_installments = read_frame(
             conn,
-            _installments_query(
+            installments_query(
                 [
                     i.c.account_key.in_(in_dirty),
                     p.c.start_date <= window_end,
                     p.c.plan_key <= book.max_plan_key,
                 ]
             ),
-            _INSTALLMENT_SCHEMA,
+            INSTALLMENT_SCHEMA,
         ).with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in STATE_COLUMNS)
         dirty_payments = read_frame(
             conn,
-            _payments_query(
+            payments_query(
                 [
                     pay.c.account_key.in_(in_dirty),
                     pay.c.paid_on <= window_end,
                     pay.c.payment_key <= book.max_payment_key,
                 ]
             ),
-            _PAYMENT_SCHEMA,
+            PAYMENT_SCHEMA,
         )
         # A replay starts the day before the first plan or the first payment, whichever is
         # earlier (a payment before the first plan waits as credit).

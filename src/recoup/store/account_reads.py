@@ -7,9 +7,14 @@ from dataclasses import dataclass
 import polars as pl
 import sqlalchemy as sa
 
-from recoup.ledger.kernel import INSTALLMENT_INPUT
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
+from recoup.store.ledger_queries import (
+    INSTALLMENT_SCHEMA,
+    PAYMENT_SCHEMA,
+    installments_query,
+    payments_query,
+)
 
 
 class UnknownAccount(LookupError):
@@ -34,47 +39,10 @@ def load_account(conn: sa.Connection, account_id: str) -> StoredAccount:
     if row is None:
         raise UnknownAccount(f"no account {account_id!r}")
     key, currency = int(row[0]), str(row[1])
-    i, p, pay = t.installments, t.plans, t.payments
     installments = read_frame(
-        conn,
-        sa.select(
-            i.c.account_key,
-            i.c.plan_key,
-            p.c.plan_id,
-            i.c.period,
-            p.c.product_id,
-            i.c.due_date,
-            i.c.principal_cents,
-            i.c.fee_cents,
-            i.c.late_fee_cents,
-            i.c.penalty_cents,
-            i.c.paid_principal_cents,
-            i.c.paid_fee_cents,
-            i.c.paid_late_fee_cents,
-            i.c.paid_penalty_cents,
-            p.c.start_date,
-        )
-        .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
-        .where(i.c.account_key == key),
-        dict(INSTALLMENT_INPUT) | {"start_date": pl.Date},
+        conn, installments_query([t.installments.c.account_key == key]), INSTALLMENT_SCHEMA
     )
-    payments = read_frame(
-        conn,
-        sa.select(
-            pay.c.account_key,
-            pay.c.amount_cents,
-            pay.c.paid_on,
-            pay.c.reverses_payment_id,
-            pay.c.reversed_on,
-        ).where(pay.c.account_key == key),
-        {
-            "account_key": pl.Int64,
-            "amount_cents": pl.Int64,
-            "paid_on": pl.Date,
-            "reverses_payment_id": pl.String,
-            "reversed_on": pl.Date,
-        },
-    )
+    payments = read_frame(conn, payments_query([t.payments.c.account_key == key]), PAYMENT_SCHEMA)
     return StoredAccount(key, account_id, currency, installments, payments)
 
 

@@ -1,0 +1,65 @@
+"""The queries that read the ledger for the close and for one account, with the Polars
+schemas of their results (the kernel's input columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+import sqlalchemy as sa
+
+from recoup.ledger.kernel import INSTALLMENT_INPUT
+from recoup.store import tables as t
+
+INSTALLMENT_SCHEMA = dict(INSTALLMENT_INPUT) | {"start_date": pl.Date}
+ACCOUNT_SCHEMA = {
+    "account_key": pl.Int64,
+    "opened_on": pl.Date,
+    "credit_balance_cents": pl.Int64,
+    "dpd": pl.Int32,
+    "bucket": pl.String,
+    "overdue_cents": pl.Int64,
+}
+PAYMENT_SCHEMA = {
+    "account_key": pl.Int64,
+    "amount_cents": pl.Int64,
+    "paid_on": pl.Date,
+    "reverses_payment_id": pl.String,
+    "reversed_on": pl.Date,
+}
+
+
+def installments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    i, p = t.installments, t.plans
+    return (
+        sa.select(
+            i.c.account_key,
+            i.c.plan_key,
+            p.c.plan_id,
+            i.c.period,
+            p.c.product_id,
+            i.c.due_date,
+            i.c.principal_cents,
+            i.c.fee_cents,
+            i.c.late_fee_cents,
+            i.c.penalty_cents,
+            i.c.paid_principal_cents,
+            i.c.paid_fee_cents,
+            i.c.paid_late_fee_cents,
+            i.c.paid_penalty_cents,
+            p.c.start_date,
+        )
+        .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
+        .where(*where)
+    )
+
+
+def payments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    pay = t.payments
+    return sa.select(
+        pay.c.account_key,
+        pay.c.amount_cents,
+        pay.c.paid_on,
+        pay.c.reverses_payment_id,
+        pay.c.reversed_on,
+    ).where(*where)
