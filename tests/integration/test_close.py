@@ -14,6 +14,7 @@ from recoup.close import close_through
 from recoup.importer import import_directory
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
+from recoup.store.engine import open_store
 from tests.differential.portfolio import RandomAccount, random_portfolio
 from tests.integration.portfolio_files import write_accounts, write_payments, write_products
 from tests.oracle import run_oracle
@@ -185,6 +186,21 @@ def test_close__daily_closes_equal_one_long_close(store: sa.Engine, tmp_path: Pa
     for day in range(151, 201):
         close_through(store, FIRST_DAY + timedelta(days=day))
     _assert_matches_oracle(store, portfolio, FIRST_DAY + timedelta(days=200))
+
+    # The month-end history the daily (incremental) closes wrote equals one long close's.
+    one_go = open_store(f"sqlite:///{tmp_path / 'one-go.db'}")
+    _load(one_go, tmp_path, portfolio, "again")
+    close_through(one_go, FIRST_DAY + timedelta(days=200))
+    assert _month_end_states(store) == _month_end_states(one_go)
+    one_go.dispose()
+
+
+def _month_end_states(store: sa.Engine) -> list[tuple[object, ...]]:
+    s = t.account_states
+    columns = [c for c in s.c if c.name != "run_id"]
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(*columns).order_by(s.c.as_of, s.c.account_key)).all()
+    return [tuple(r) for r in rows if (r.as_of + timedelta(days=1)).day == 1]
 
 
 def test_close__backdated_payments_and_reversals_recompute_their_accounts(

@@ -37,6 +37,7 @@ from recoup.store.ledger_queries import (
     ACCOUNT_SCHEMA,
     INSTALLMENT_SCHEMA,
     PAYMENT_SCHEMA,
+    accounts_query,
     installments_query,
     payments_query,
 )
@@ -136,7 +137,7 @@ def close_through(
     for window_start, window_end in spans:
         with engine.begin() as conn:
             if book is None:
-                book = _open_book(conn, catalog, window_start, through)
+                book = _open_book(conn, catalog, window_start, through, closed)
             result = _close_window(conn, catalog, book, window_start, window_end, closed)
         results.append(result)
         closed = window_end
@@ -182,39 +183,57 @@ def _has_pending_recompute(engine: Engine, closed: date) -> bool:
         return conn.execute(_dirty_accounts(closed, closed, big, big).limit(1)).first() is not None
 
 
-def _open_book(
-    conn: Connection, catalog: ProductCatalog, first_day: date, through: date
-) -> _OpenBook:
+def _in_play(last_closed: date, through: date, max_plan_key: int) -> sa.Select[tuple[int]]:
+    """The accounts that can change in the days after ``last_closed`` through ``through``: any
+    with an overdue or credit balance (charges accrue, DPD ages), an installment falling due,
+    a payment or reversal, or a plan starting. Every other account stays exactly as it is,
+    so the close does not read it (incremental close)."""
     a, i, p, pay = t.accounts, t.installments, t.plans, t.payments
+    return sa.union(
+        sa.select(a.c.account_key).where(
+            sa.or_(a.c.overdue_cents > 0, a.c.credit_balance_cents > 0, a.c.dpd > 0)
+        ),
+        sa.select(i.c.account_key).where(
+            i.c.settled == 0, i.c.due_date > last_closed, i.c.due_date <= through
+        ),
+        sa.select(pay.c.account_key).where(pay.c.paid_on > last_closed, pay.c.paid_on <= through),
+        sa.select(p.c.account_key).where(
+            p.c.start_date > last_closed, p.c.start_date <= through, p.c.plan_key <= max_plan_key
+        ),
+    )  # type: ignore[return-value]
+
+
+def _open_book(
+    conn: Connection,
+    catalog: ProductCatalog,
+    first_day: date,
+    through: date,
+    last_closed: date | None,
+) -> _OpenBook:
+    """Read what the close of ``first_day .. through`` needs: on a store never closed, every
+    account; after that, only the accounts in play (see :func:`_in_play`)."""
+    i, p, pay = t.installments, t.plans, t.payments
     max_payment_key = conn.execute(sa.select(sa.func.max(pay.c.payment_key))).scalar() or 0
     max_plan_key = conn.execute(sa.select(sa.func.max(p.c.plan_key))).scalar() or 0
-    accounts = read_frame(
-        conn,
-        sa.select(
-            a.c.account_key,
-            a.c.opened_on,
-            a.c.credit_balance_cents,
-            a.c.dpd,
-            a.c.bucket,
-            a.c.overdue_cents,
-        ),
-        ACCOUNT_SCHEMA,
-    )
-    tolerance = account_tolerance(
-        read_frame(
-            conn,
-            sa.select(p.c.account_key, p.c.product_id).where(p.c.plan_key <= max_plan_key),
-            {"account_key": pl.Int64, "product_id": pl.String},
-        ),
-        catalog.products,
-    )
-    accounts = accounts.join(tolerance, on="account_key", how="left").with_columns(
-        pl.col("tolerance_cents").fill_null(0)
-    )
+    if last_closed is None:
+        scope: list[sa.ColumnElement[bool]] = []
+        installment_scope: list[sa.ColumnElement[bool]] = []
+    else:
+        in_play = _in_play(last_closed, through, max_plan_key).subquery()
+        keys = sa.select(in_play.c.account_key)
+        scope = [t.accounts.c.account_key.in_(keys)]
+        installment_scope = [i.c.account_key.in_(keys)]
+    accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
+    accounts = _with_tolerance(conn, catalog, accounts, max_plan_key)
     installments = read_frame(
         conn,
         installments_query(
-            [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
+            [
+                i.c.settled == 0,
+                p.c.start_date <= through,
+                p.c.plan_key <= max_plan_key,
+                *installment_scope,
+            ]
         ),
         INSTALLMENT_SCHEMA,
     )
@@ -230,6 +249,21 @@ def _open_book(
         PAYMENT_SCHEMA,
     )
     return _OpenBook(installments, accounts, payments, int(max_payment_key), int(max_plan_key))
+
+
+def _with_tolerance(
+    conn: Connection, catalog: ProductCatalog, accounts: pl.DataFrame, max_plan_key: int
+) -> pl.DataFrame:
+    """The accounts with their tolerance (the smallest of all their plans' products)."""
+    p = t.plans
+    plans = read_frame(
+        conn,
+        sa.select(p.c.account_key, p.c.product_id).where(p.c.plan_key <= max_plan_key),
+        {"account_key": pl.Int64, "product_id": pl.String},
+    ).join(accounts.select("account_key"), on="account_key", how="semi")
+    return accounts.join(
+        account_tolerance(plans, catalog.products), on="account_key", how="left"
+    ).with_columns(pl.col("tolerance_cents").fill_null(0))
 
 
 def _close_window(
@@ -261,19 +295,33 @@ def _close_window(
     dirty_subquery = dirty_select.subquery()
     i, p, pay = t.installments, t.plans, t.payments
 
-    # Accounts whose first plan has started, those paying ahead of it (credit), and those
-    # to recompute.
+    # Accounts whose first plan has started and those paying ahead of it (credit); those to
+    # recompute are read afresh, as an account that was quiet is not in the book.
     paying = book.payments.filter(
         (pl.col("paid_on") >= window_start) & (pl.col("paid_on") <= window_end)
     )["account_key"]
     is_dirty = pl.col("account_key").is_in(dirty_keys.implode())
-    accounts = book.accounts.filter(
-        (pl.col("opened_on") <= window_end)
-        | pl.col("account_key").is_in(paying.implode())
-        | is_dirty
+    clean_accounts = book.accounts.filter(
+        ((pl.col("opened_on") <= window_end) | pl.col("account_key").is_in(paying.implode()))
+        & ~is_dirty
     )
-    clean_accounts = accounts.filter(~is_dirty) if not recompute_only else accounts.clear()
-    dirty_accounts = accounts.filter(is_dirty)
+    if recompute_only:
+        clean_accounts = clean_accounts.clear()
+    dirty_accounts = (
+        _with_tolerance(
+            conn,
+            catalog,
+            read_frame(
+                conn,
+                accounts_query([t.accounts.c.account_key.in_(sa.select(dirty_subquery))]),
+                ACCOUNT_SCHEMA,
+            ),
+            book.max_plan_key,
+        )
+        if dirty_keys.len()
+        else book.accounts.clear()
+    )
+    accounts = pl.concat([clean_accounts, dirty_accounts])
 
     results = []
     if clean_accounts.height:
@@ -369,6 +417,8 @@ def _close_window(
         )
         charges += insert_frame(conn, t.charges, result.charges.with_columns(run_id=pl.lit(run_id)))
 
+    if last_closed is not None and window_end == month_end(window_end):
+        _write_quiet_snapshots(conn, run_id, window_end)
     conn.execute(
         pay.update()
         .where(
@@ -397,7 +447,7 @@ def _close_window(
             moves=moves,
         )
     )
-    _carry_forward(book, results)
+    _carry_forward(book, results, dirty_accounts)
     return WindowResult(
         run_id,
         window_start,
@@ -409,7 +459,11 @@ def _close_window(
     )
 
 
-def _carry_forward(book: _OpenBook, results: list[tuple[pl.DataFrame, KernelResult, bool]]) -> None:
+def _carry_forward(
+    book: _OpenBook,
+    results: list[tuple[pl.DataFrame, KernelResult, bool]],
+    recomputed: pl.DataFrame,
+) -> None:
     """Bring the in-memory book to the end of the window just written: new amounts on the
     open installments (settled ones dropped: they never change again) and new account state.
     Installments of plans that had not started in this window are kept as they were."""
@@ -434,10 +488,11 @@ def _carry_forward(book: _OpenBook, results: list[tuple[pl.DataFrame, KernelResu
     book.installments = pl.concat([untouched, *updated], how="vertical_relaxed")
     states = [r.accounts for _, r, _ in results]
     if states:
-        new_state = pl.concat(states).select(
-            "account_key", "credit_balance_cents", "dpd", "bucket", "overdue_cents"
-        )
-        book.accounts = book.accounts.update(new_state, on="account_key", how="left")
+        new_state = pl.concat(states).select("account_key", *_ACCOUNT_STATE)
+        # Recomputed accounts that were quiet join the book; the others take their new state.
+        book.accounts = pl.concat(
+            [book.accounts, recomputed.join(book.accounts, on="account_key", how="anti")]
+        ).update(new_state, on="account_key", how="left")
 
 
 def _month_ends(first: date, last: date) -> list[date]:
@@ -482,29 +537,25 @@ def _write_installments(
         update_from_frame(conn, t.installments, keyed, ["plan_key", "period"])
 
 
+_ACCOUNT_STATE = (
+    "credit_balance_cents",
+    "dpd",
+    "bucket",
+    "overdue_cents",
+    "outstanding_principal_cents",
+)
+
+
 def _write_accounts(conn: Connection, stored: pl.DataFrame, state: pl.DataFrame) -> None:
+    """The accounts' working state at the window's end, for those whose state moved."""
     changed = state.join(
-        stored.select(
-            "account_key",
-            pl.col("credit_balance_cents").alias("credit_was"),
-            pl.col("dpd").alias("dpd_was"),
-            pl.col("bucket").alias("bucket_was"),
-            pl.col("overdue_cents").alias("overdue_was"),
-        ),
+        stored.select("account_key", *[pl.col(c).alias(f"{c}_was") for c in _ACCOUNT_STATE]),
         on="account_key",
         how="left",
-    ).filter(
-        (pl.col("credit_balance_cents") != pl.col("credit_was"))
-        | (pl.col("dpd") != pl.col("dpd_was"))
-        | (pl.col("bucket") != pl.col("bucket_was"))
-        | (pl.col("overdue_cents") != pl.col("overdue_was"))
-    )
+    ).filter(pl.any_horizontal(pl.col(c) != pl.col(f"{c}_was") for c in _ACCOUNT_STATE))
     if changed.height:
         update_from_frame(
-            conn,
-            t.accounts,
-            changed.select("account_key", "credit_balance_cents", "dpd", "bucket", "overdue_cents"),
-            ["account_key"],
+            conn, t.accounts, changed.select("account_key", *_ACCOUNT_STATE), ["account_key"]
         )
 
 
@@ -521,19 +572,10 @@ def _write_snapshots(
     rows = snapshots
     if not replayed and window_end != month_end(window_end):
         rows = rows.join(
-            stored.select(
-                "account_key",
-                pl.col("credit_balance_cents").alias("credit_was"),
-                pl.col("dpd").alias("dpd_was"),
-                pl.col("overdue_cents").alias("overdue_was"),
-            ),
+            stored.select("account_key", *[pl.col(c).alias(f"{c}_was") for c in _ACCOUNT_STATE]),
             on="account_key",
             how="left",
-        ).filter(
-            (pl.col("credit_balance_cents") != pl.col("credit_was"))
-            | (pl.col("dpd") != pl.col("dpd_was"))
-            | (pl.col("overdue_cents") != pl.col("overdue_was"))
-        )
+        ).filter(pl.any_horizontal(pl.col(c) != pl.col(f"{c}_was") for c in _ACCOUNT_STATE))
     rows = rows.select(
         "account_key",
         "as_of",
@@ -548,3 +590,44 @@ def _write_snapshots(
     ).with_columns(run_id=pl.lit(run_id))
     if rows.height:
         insert_frame(conn, t.account_states, rows)
+
+
+def _write_quiet_snapshots(conn: Connection, run_id: int, window_end: date) -> None:
+    """Month-end rows for the accounts the incremental close did not touch. Such an account
+    had nothing overdue and nothing happening, so its stored state is its month-end state."""
+    a, s = t.accounts, t.account_states
+    zero = sa.literal(0, sa.BigInteger)
+    quiet = sa.select(
+        a.c.account_key,
+        sa.literal(window_end, sa.Date),
+        a.c.dpd,
+        a.c.bucket,
+        zero,
+        zero,
+        zero,
+        zero,
+        a.c.outstanding_principal_cents,
+        a.c.credit_balance_cents,
+        sa.literal(run_id, sa.Integer),
+    ).where(
+        a.c.opened_on <= window_end,
+        ~sa.exists().where(s.c.account_key == a.c.account_key, s.c.as_of == window_end),
+    )
+    conn.execute(
+        s.insert().from_select(
+            [
+                "account_key",
+                "as_of",
+                "dpd",
+                "bucket",
+                "overdue_principal_cents",
+                "overdue_fee_cents",
+                "overdue_late_fee_cents",
+                "overdue_penalty_cents",
+                "outstanding_principal_cents",
+                "credit_balance_cents",
+                "run_id",
+            ],
+            quiet,
+        )
+    )

@@ -19,6 +19,7 @@ ACCOUNT_SCHEMA = {
     "dpd": pl.Int32,
     "bucket": pl.String,
     "overdue_cents": pl.Int64,
+    "outstanding_principal_cents": pl.Int64,
 }
 PAYMENT_SCHEMA = {
     "account_key": pl.Int64,
@@ -62,4 +63,18 @@ def payments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[o
         pay.c.paid_on,
         pay.c.reverses_payment_id,
         pay.c.reversed_on,
+    ).where(*where)
+
+
+def accounts_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    """Accounts with their state at the last closed day (columns of ACCOUNT_SCHEMA)."""
+    a = t.accounts
+    return sa.select(
+        a.c.account_key,
+        a.c.opened_on,
+        a.c.credit_balance_cents,
+        a.c.dpd,
+        a.c.bucket,
+        a.c.overdue_cents,
+        a.c.outstanding_principal_cents,
     ).where(*where)

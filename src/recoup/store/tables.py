@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -81,6 +82,8 @@ accounts = Table(
     Column("dpd", Integer, nullable=False, default=0),
     Column("bucket", String(32), nullable=False, default="M0"),
     Column("overdue_cents", BigInteger, nullable=False, default=0),
+    # Principal not yet paid, over every plan started by the last closed day.
+    Column("outstanding_principal_cents", BigInteger, nullable=False, server_default="0"),
 )
 
 plans = Table(
@@ -96,6 +99,7 @@ plans = Table(
     # The run that first aged this plan; NULL until a close has seen it.
     Column("closed_run_id", Integer, nullable=True),
     Index("ix_plans_account", "account_key"),
+    Index("ix_plans_start_date", "start_date"),
 )
 
 # The schedule and, per component, what has been charged and paid up to the last closed day.
@@ -117,6 +121,13 @@ installments = Table(
     # True once every component is paid: such rows can never change again.
     Column("settled", Integer, nullable=False, default=0),
     Index("ix_installments_account", "account_key", "settled"),
+    # The close finds the installments falling due in its days through this index.
+    Index(
+        "ix_installments_open_due",
+        "due_date",
+        postgresql_where=text("settled = 0"),
+        sqlite_where=text("settled = 0"),
+    ),
 )
 
 payments = Table(
@@ -135,6 +146,7 @@ payments = Table(
     Column("closed_run_id", Integer, nullable=True),
     Index("ix_payments_account", "account_key", "paid_on"),
     Index("ix_payments_unclosed", "closed_run_id"),
+    Index("ix_payments_paid_on", "paid_on"),
 )
 
 batch_runs = Table(
