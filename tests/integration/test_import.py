@@ -275,9 +275,9 @@ def test_import__writes_every_kind_of_row(engine: sa.Engine, tmp_path: Path) -> 
     )
     rows = snapshot(engine)
     assert rows["accounts"] == [
-        (1, "A1", 1, "CNY", date(2024, 1, 31), 0, 0, "M0", 0),
-        (2, "A2", 2, "CNY", date(2024, 2, 29), 0, 0, "M0", 0),
-        (3, "A3", 3, "CNY", date(2023, 12, 31), 0, 0, "M0", 0),
+        (1, "A1", 1, "CNY", date(2024, 1, 31), 0, 0, "M0", 0, 0),
+        (2, "A2", 2, "CNY", date(2024, 2, 29), 0, 0, "M0", 0, 0),
+        (3, "A3", 3, "CNY", date(2023, 12, 31), 0, 0, "M0", 0, 0),
     ]
     assert rows["borrowers"] == [
         (1, "B1", "Li Lei", "Beijing", "Asia/Shanghai"),
