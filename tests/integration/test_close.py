@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 import recoup.close.run as close_module
-from recoup.close import close_through
+from recoup.close import close_through, recompute_all
 from recoup.importer import import_directory
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
@@ -255,3 +255,34 @@ def test_close__a_window_that_fails_leaves_nothing_and_a_rerun_finishes(
     assert len(runs) == _run_count(store)
     close_through(store, through)
     _assert_matches_oracle(store, portfolio, through)
+
+
+def test_close__a_full_recompute_in_partitions_gives_the_same_ledger(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    portfolio = random_portfolio(15, accounts=250, first_day=FIRST_DAY, days=300)
+    _load(store, tmp_path, portfolio, "all")
+    through = FIRST_DAY + timedelta(days=300)
+    close_through(store, through)
+    before = _stored_ledger(store)
+    charges_before = _charge_totals(store)
+    results = recompute_all(store, partition_accounts=60)
+    assert len(results) == 5
+    assert sum(r.recomputed_accounts for r in results) == 250
+    after = _stored_ledger(store)
+    assert before[0] == after[0]
+    assert before[1].sort("plan_id", "period").equals(after[1].sort("plan_id", "period"))
+    assert before[2].sort("account_id", "moved_on").equals(after[2].sort("account_id", "moved_on"))
+    assert charges_before == _charge_totals(store)
+    _assert_matches_oracle(store, portfolio, through)
+
+
+def _charge_totals(store: sa.Engine) -> list[tuple[object, ...]]:
+    c = t.charges
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(c.c.plan_key, c.c.period, c.c.kind, sa.func.sum(c.c.amount_cents))
+            .group_by(c.c.plan_key, c.c.period, c.c.kind)
+            .order_by(c.c.plan_key, c.c.period, c.c.kind)
+        ).all()
+    return [tuple(r) for r in rows]

@@ -137,25 +137,32 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    from recoup.close import close_through, last_closed_day
+    from recoup.close import WindowResult, close_through, last_closed_day, recompute_all
 
     engine = _store()
     with engine.connect() as conn:
         before = last_closed_day(conn)
 
-    def report(window) -> None:  # type: ignore[no-untyped-def]
-        label = (
-            "recomputed"
-            if window.closed_from > window.closed_through
-            or (before is not None and window.closed_from <= before)
-            else "closed"
-        )
+    def report(window: WindowResult) -> None:
+        recompute = before is not None and window.closed_from <= before
+        label = "recomputed" if recompute else "closed"
         print(
             f"run {window.run_id}: {label} {window.closed_from} .. {window.closed_through}: "
             f"{window.accounts} accounts ({window.recomputed_accounts} recomputed), "
             f"{window.moves} bucket moves, {window.charges} charge rows"
         )
 
+    if args.recompute:
+        if args.through is not None:
+            raise UsageError("--recompute recomputes through the last closed day; drop --through")
+        results = recompute_all(
+            engine, partition_accounts=args.partition_accounts, on_partition=report
+        )
+        if not results:
+            print("nothing to recompute: no day has been closed yet")
+        return 0
+    if args.through is None:
+        raise UsageError("give --through DATE (or --recompute)")
     results = close_through(engine, args.through, on_window=report)
     if not results:
         print(f"nothing to close: closed through {before}" if before else "nothing to close")
@@ -298,7 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(handler=cmd_import)
 
     close = commands.add_parser("close", help="close every day through a date")
-    close.add_argument("--through", type=_date, required=True)
+    close.add_argument("--through", type=_date, help="the last day to close")
+    close.add_argument(
+        "--recompute",
+        action="store_true",
+        help="recompute every account from its first plan through the last closed day",
+    )
+    close.add_argument(
+        "--partition-accounts",
+        type=int,
+        default=250_000,
+        help="accounts per partition of a recompute (bounds its memory)",
+    )
     close.set_defaults(handler=cmd_close)
 
     account = commands.add_parser("account", help="one account")

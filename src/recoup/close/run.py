@@ -146,35 +146,77 @@ def close_through(
     return results
 
 
+def recompute_all(
+    engine: Engine,
+    *,
+    partition_accounts: int = 250_000,
+    on_partition: Callable[[WindowResult], None] | None = None,
+) -> list[WindowResult]:
+    """Recompute every account from its first plan through the last closed day (after a
+    product rule changed, or to check the stored ledger), one partition of accounts at a
+    time: each partition is read, replayed and written in its own transaction and recorded
+    run, so memory stays bounded by the partition, whatever the portfolio's size. A killed
+    recompute leaves every partition either recomputed or as it was; running it again
+    gives the same ledger."""
+    with engine.connect() as conn:
+        catalog = load_catalog_from_store(conn)
+        closed = last_closed_day(conn)
+        bounds = conn.execute(
+            sa.select(sa.func.min(t.accounts.c.account_key), sa.func.max(t.accounts.c.account_key))
+        ).one()
+        max_payment_key = conn.execute(sa.select(sa.func.max(t.payments.c.payment_key))).scalar()
+        max_plan_key = conn.execute(sa.select(sa.func.max(t.plans.c.plan_key))).scalar()
+    if closed is None or bounds[0] is None:
+        return []
+    empty = _OpenBook(
+        pl.DataFrame(schema=INSTALLMENT_SCHEMA),
+        pl.DataFrame(schema=ACCOUNT_SCHEMA | {"tolerance_cents": pl.Int64}),
+        pl.DataFrame(schema=PAYMENT_SCHEMA),
+        int(max_payment_key or 0),
+        int(max_plan_key or 0),
+    )
+    results = []
+    for low in range(int(bounds[0]), int(bounds[1]) + 1, partition_accounts):
+        high = min(low + partition_accounts - 1, int(bounds[1]))
+        with engine.begin() as conn:
+            result = _close_window(conn, catalog, empty, closed, closed, closed, (low, high))
+        results.append(result)
+        if on_partition is not None:
+            on_partition(result)
+    return results
+
+
 def _dirty_accounts(
-    last_closed: date | None, window_end: date, max_payment_key: int, max_plan_key: int
+    last_closed: date | None,
+    window_end: date,
+    max_payment_key: int,
+    max_plan_key: int,
+    forced: tuple[int, int] | None = None,
 ) -> sa.Select[tuple[int]]:
-    """Accounts whose past changed since they were closed; they are replayed from the start."""
-    p, pl_ = t.payments, t.plans
+    """Accounts whose past changed since they were closed; they are replayed from the start.
+    Before any close, only reversals make an account replay. ``forced`` adds a range of
+    account keys (a full recompute)."""
+    p, pl_, a = t.payments, t.plans, t.accounts
     known_payment = p.c.payment_key <= max_payment_key
-    if last_closed is None:
-        # Nothing was closed yet: only reversals make an account replay.
-        return sa.select(p.c.account_key).where(
-            known_payment,
-            p.c.closed_run_id.is_(None),
-            p.c.reverses_payment_id.is_not(None),
-            p.c.paid_on <= window_end,
-        )
-    return sa.union(
+    reversal = sa.and_(p.c.reverses_payment_id.is_not(None), p.c.paid_on <= window_end)
+    selects = [
         sa.select(p.c.account_key).where(
             known_payment,
             p.c.closed_run_id.is_(None),
-            sa.or_(
-                p.c.paid_on <= last_closed,
-                sa.and_(p.c.reverses_payment_id.is_not(None), p.c.paid_on <= window_end),
-            ),
-        ),
-        sa.select(pl_.c.account_key).where(
-            pl_.c.plan_key <= max_plan_key,
-            pl_.c.closed_run_id.is_(None),
-            pl_.c.start_date <= last_closed,
-        ),
-    )  # type: ignore[return-value]
+            reversal if last_closed is None else sa.or_(p.c.paid_on <= last_closed, reversal),
+        )
+    ]
+    if last_closed is not None:
+        selects.append(
+            sa.select(pl_.c.account_key).where(
+                pl_.c.plan_key <= max_plan_key,
+                pl_.c.closed_run_id.is_(None),
+                pl_.c.start_date <= last_closed,
+            )
+        )
+    if forced is not None:
+        selects.append(sa.select(a.c.account_key).where(a.c.account_key.between(*forced)))
+    return sa.union(*selects)  # type: ignore[return-value]
 
 
 def _has_pending_recompute(engine: Engine, closed: date) -> bool:
@@ -273,12 +315,18 @@ def _close_window(
     window_start: date,
     window_end: date,
     last_closed: date | None,
+    forced: tuple[int, int] | None = None,
 ) -> WindowResult:
+    """Close one window in the caller's transaction. ``forced`` (a range of account keys)
+    recomputes those accounts whether or not their past changed (a full recompute)."""
     recompute_only = last_closed is not None and window_start <= last_closed
     run_id = conn.execute(
         t.batch_runs.insert()
         .values(
             kind="recompute" if recompute_only else "close",
+            notes=None
+            if forced is None
+            else f"full recompute of accounts {forced[0]}..{forced[1]}",
             closed_from=window_start,
             closed_through=window_end,
             started_at=datetime.now(UTC),
@@ -289,7 +337,9 @@ def _close_window(
         .returning(t.batch_runs.c.run_id)
     ).scalar_one()
 
-    dirty_select = _dirty_accounts(last_closed, window_end, book.max_payment_key, book.max_plan_key)
+    dirty_select = _dirty_accounts(
+        last_closed, window_end, book.max_payment_key, book.max_plan_key, forced
+    )
     dirty_keys = read_frame(conn, dirty_select, {"account_key": pl.Int64})["account_key"]
     dirty_keys = dirty_keys.unique()
     dirty_subquery = dirty_select.subquery()
@@ -447,7 +497,8 @@ def _close_window(
             moves=moves,
         )
     )
-    _carry_forward(book, results, dirty_accounts)
+    if forced is None:  # a full recompute streams partitions; it keeps no book
+        _carry_forward(book, results, dirty_accounts)
     return WindowResult(
         run_id,
         window_start,
