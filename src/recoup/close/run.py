@@ -227,14 +227,13 @@ def _has_pending_recompute(engine: Engine, closed: date) -> bool:
 
 def _in_play(last_closed: date, through: date, max_plan_key: int) -> sa.Select[tuple[int]]:
     """The accounts that can change in the days after ``last_closed`` through ``through``: any
-    with an overdue or credit balance (charges accrue, DPD ages), an installment falling due,
-    a payment or reversal, or a plan starting. Every other account stays exactly as it is,
-    so the close does not read it (incremental close)."""
+    with an overdue balance (charges accrue, DPD ages), an installment falling due, a payment
+    or reversal, or a plan starting. Every other account stays exactly as it is (a credit
+    balance only moves on a due date, which puts the account in play), so the close does not
+    read it (incremental close)."""
     a, i, p, pay = t.accounts, t.installments, t.plans, t.payments
     return sa.union(
-        sa.select(a.c.account_key).where(
-            sa.or_(a.c.overdue_cents > 0, a.c.credit_balance_cents > 0, a.c.dpd > 0)
-        ),
+        sa.select(a.c.account_key).where(sa.or_(a.c.overdue_cents > 0, a.c.dpd > 0)),
         sa.select(i.c.account_key).where(
             i.c.settled == 0, i.c.due_date > last_closed, i.c.due_date <= through
         ),
