@@ -286,3 +286,37 @@ def _charge_totals(store: sa.Engine) -> list[tuple[object, ...]]:
             .order_by(c.c.plan_key, c.c.period, c.c.kind)
         ).all()
     return [tuple(r) for r in rows]
+
+
+def test_close__the_same_day_again_recomputes_accounts_with_backdated_payments(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    portfolio = random_portfolio(16, accounts=120, first_day=FIRST_DAY, days=240)
+    held_back = [
+        (a.account_key, p) for a in portfolio if a.account_key % 4 == 0 for p in a.payments
+    ]
+    directory = tmp_path / "first"
+    directory.mkdir()
+    write_products(directory)
+    write_accounts(directory, portfolio)
+    write_payments(
+        directory,
+        [(a.account_key, p) for a in portfolio if a.account_key % 4 for p in a.payments],
+    )
+    _import(store, directory)
+    through = FIRST_DAY + timedelta(days=240)
+    close_through(store, through)
+    assert close_through(store, through) == []  # nothing new: nothing written
+
+    later = tmp_path / "later"
+    later.mkdir()
+    write_payments(later, held_back)
+    _import(store, later)
+    results = close_through(store, through)
+    assert len(results) == 1
+    assert results[0].closed_through == through
+    assert results[0].recomputed_accounts == len({key for key, _ in held_back})
+    with store.connect() as conn:
+        kinds = conn.execute(sa.select(t.batch_runs.c.kind)).scalars().all()
+    assert kinds[-1] == "recompute"
+    _assert_matches_oracle(store, portfolio, through)

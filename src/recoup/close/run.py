@@ -219,10 +219,14 @@ def _dirty_accounts(
     return sa.union(*selects)  # type: ignore[return-value]
 
 
+_ANY_KEY = 2**62  # an upper bound above every key: no rows are held back
+
+
 def _has_pending_recompute(engine: Engine, closed: date) -> bool:
-    big = 2**62
+    """Whether an account waits to be recomputed (a close of an already closed day)."""
+    pending = _dirty_accounts(closed, closed, _ANY_KEY, _ANY_KEY).limit(1)
     with engine.connect() as conn:
-        return conn.execute(_dirty_accounts(closed, closed, big, big).limit(1)).first() is not None
+        return conn.execute(pending).first() is not None
 
 
 def _in_play(last_closed: date, through: date, max_plan_key: int) -> sa.Select[tuple[int]]:
