@@ -7,6 +7,7 @@ the last full month. Nothing needs a server.
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -53,7 +54,11 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     print()
     print_summary(engine, as_of)
     print()
-    print(f"explore it:  RECOUP_DATABASE_URL={url} recoup account show <account_id>")
+    program = sys.argv[0] if sys.argv[0].endswith("recoup") else "recoup"
+    example = _an_account_in_arrears(engine) or "<account_id>"
+    print("explore it:")
+    print(f"  RECOUP_DATABASE_URL={url} {program} account show {example}")
+    print(f"  RECOUP_DATABASE_URL={url} {program} account moves {example}")
     return 0
 
 
@@ -121,3 +126,13 @@ def print_summary(engine: sa.Engine, as_of: date) -> None:
             f"  ({row['roll_rate_by_count']:.1%} of {row['accounts']:,} accounts, "
             f"cure {row['cure_rate']:.1%})"
         )
+
+
+def _an_account_in_arrears(engine: sa.Engine) -> str | None:
+    """An account worth looking at: the first one two or more months behind."""
+    a = t.accounts
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(a.c.account_id).where(a.c.dpd > 30).order_by(a.c.account_key).limit(1)
+        ).scalar()
+    return str(value) if value is not None else None
