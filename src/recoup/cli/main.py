@@ -208,7 +208,7 @@ def cmd_account_show(args: argparse.Namespace) -> int:
     )
     print(
         f"outstanding principal {payload['outstanding_principal']}, credit "
-        f"{payload['credit_balance']}, next due {payload['next_due_date']}"
+        f"{payload['credit_balance']}, next due {payload['next_due_date'] or 'none'}"
     )
     print(
         f"{'plan':<14} {'#':>3} {'due date':>10} {'principal':>11} {'fee':>9} {'paid':>11}  status"
