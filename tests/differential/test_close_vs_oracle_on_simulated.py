@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import polars as pl
-import sqlalchemy as sa
 import yaml
 
 from recoup.close import close_through
@@ -15,9 +13,8 @@ from recoup.importer import import_directory
 from recoup.money import parse_cents
 from recoup.products import parse_catalog
 from recoup.simulator import simulate_portfolio, write_portfolio
-from recoup.store import tables as t
-from recoup.store.bulk import read_frame
 from recoup.store.engine import open_store
+from tests.integration.ledger_rows import stored_ledger
 from tests.oracle import OraclePayment, OraclePlan, run_oracle
 
 AS_OF = date(2026, 11, 28)
@@ -50,39 +47,11 @@ def test_close__simulated_portfolio_equals_the_oracle_to_the_cent(tmp_path: Path
                 row["payment_id"], parse_cents(row["amount"]), row["paid_on"], row["reverses"]
             )
         )
-    with store.connect() as conn:
-        stored = read_frame(
-            conn,
-            sa.select(
-                t.accounts.c.account_id,
-                t.accounts.c.dpd,
-                t.accounts.c.bucket,
-                t.accounts.c.credit_balance_cents,
-                t.accounts.c.overdue_cents,
-            ),
-            {
-                "account_id": pl.String,
-                "dpd": pl.Int64,
-                "bucket": pl.String,
-                "credit": pl.Int64,
-                "overdue": pl.Int64,
-            },
-        )
-        moves = read_frame(
-            conn,
-            sa.select(t.accounts.c.account_id, sa.func.count())
-            .select_from(
-                t.bucket_moves.join(
-                    t.accounts, t.accounts.c.account_key == t.bucket_moves.c.account_key
-                )
-            )
-            .group_by(t.accounts.c.account_id),
-            {"account_id": pl.String, "moves": pl.Int64},
-        )
-    move_counts = dict(moves.iter_rows())
+    accounts, _, moves = stored_ledger(store)
+    move_counts = dict(moves.group_by("account_id").len().iter_rows())
     differences = []
     delinquent = 0
-    for row in stored.iter_rows(named=True):
+    for row in accounts.values():
         expected = run_oracle(plans[row["account_id"]], payments.get(row["account_id"], []), AS_OF)
         delinquent += expected.dpd > 0
         have = (
@@ -101,6 +70,6 @@ def test_close__simulated_portfolio_equals_the_oracle_to_the_cent(tmp_path: Path
         )
         if have != want:
             differences.append((row["account_id"], have, want))
-    assert stored.height == 2000
+    assert len(accounts) == 2000
     assert delinquent > 50  # the portfolio exercises the delinquent paths
     assert not differences, f"{len(differences)} accounts differ; first: {differences[:3]}"

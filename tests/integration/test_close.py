@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-import polars as pl
 import pytest
 import sqlalchemy as sa
 
@@ -13,9 +12,9 @@ import recoup.close.run as close_module
 from recoup.close import close_through, recompute_all
 from recoup.importer import import_directory
 from recoup.store import tables as t
-from recoup.store.bulk import read_frame
 from recoup.store.engine import open_store
 from tests.differential.portfolio import RandomAccount, random_portfolio
+from tests.integration.ledger_rows import stored_ledger
 from tests.integration.portfolio_files import write_accounts, write_payments, write_products
 from tests.oracle import run_oracle
 
@@ -35,77 +34,8 @@ def _load(store: sa.Engine, tmp_path: Path, portfolio: list[RandomAccount], name
     _import(store, directory)
 
 
-def _stored_ledger(store: sa.Engine) -> tuple[dict[str, dict], pl.DataFrame, pl.DataFrame]:
-    with store.connect() as conn:
-        accounts = read_frame(
-            conn,
-            sa.select(
-                t.accounts.c.account_id,
-                t.accounts.c.dpd,
-                t.accounts.c.bucket,
-                t.accounts.c.credit_balance_cents,
-                t.accounts.c.overdue_cents,
-            ),
-            {
-                "account_id": pl.String,
-                "dpd": pl.Int64,
-                "bucket": pl.String,
-                "credit": pl.Int64,
-                "overdue": pl.Int64,
-            },
-        )
-        installments = read_frame(
-            conn,
-            sa.select(
-                t.plans.c.plan_id,
-                t.installments.c.period,
-                t.installments.c.late_fee_cents,
-                t.installments.c.penalty_cents,
-                t.installments.c.paid_principal_cents,
-                t.installments.c.paid_fee_cents,
-                t.installments.c.paid_late_fee_cents,
-                t.installments.c.paid_penalty_cents,
-            ).select_from(
-                t.installments.join(t.plans, t.plans.c.plan_key == t.installments.c.plan_key)
-            ),
-            {
-                "plan_id": pl.String,
-                "period": pl.Int64,
-                "late_fee": pl.Int64,
-                "penalty": pl.Int64,
-                "paid_principal": pl.Int64,
-                "paid_fee": pl.Int64,
-                "paid_late_fee": pl.Int64,
-                "paid_penalty": pl.Int64,
-            },
-        )
-        moves = read_frame(
-            conn,
-            sa.select(
-                t.accounts.c.account_id,
-                t.bucket_moves.c.moved_on,
-                t.bucket_moves.c.from_bucket,
-                t.bucket_moves.c.to_bucket,
-                t.bucket_moves.c.dpd,
-            ).select_from(
-                t.bucket_moves.join(
-                    t.accounts, t.accounts.c.account_key == t.bucket_moves.c.account_key
-                )
-            ),
-            {
-                "account_id": pl.String,
-                "moved_on": pl.Date,
-                "from_bucket": pl.String,
-                "to_bucket": pl.String,
-                "dpd": pl.Int64,
-            },
-        )
-    by_id = {row["account_id"]: row for row in accounts.iter_rows(named=True)}
-    return by_id, installments, moves
-
-
 def _assert_matches_oracle(store: sa.Engine, portfolio: list[RandomAccount], as_of: date) -> None:
-    accounts, installments, moves = _stored_ledger(store)
+    accounts, installments, moves = stored_ledger(store)
     stored_rows = {(r["plan_id"], r["period"]): r for r in installments.iter_rows(named=True)}
     stored_moves = moves.sort("account_id", "moved_on").partition_by("account_id", as_dict=True)
     differences = []
@@ -170,11 +100,11 @@ def test_close__stored_ledger_equals_the_oracle_and_a_second_close_changes_nothi
     assert all(r.closed_from <= r.closed_through for r in results)
     _assert_matches_oracle(store, portfolio, through)
 
-    before = _stored_ledger(store)
+    before = stored_ledger(store)
     runs = _run_count(store)
     assert close_through(store, through) == []
     assert _run_count(store) == runs
-    after = _stored_ledger(store)
+    after = stored_ledger(store)
     assert before[0] == after[0]
     assert before[1].equals(after[1]) and before[2].equals(after[2])
 
@@ -264,12 +194,12 @@ def test_close__a_full_recompute_in_partitions_gives_the_same_ledger(
     _load(store, tmp_path, portfolio, "all")
     through = FIRST_DAY + timedelta(days=300)
     close_through(store, through)
-    before = _stored_ledger(store)
+    before = stored_ledger(store)
     charges_before = _charge_totals(store)
     results = recompute_all(store, partition_accounts=60)
     assert len(results) == 5
     assert sum(r.recomputed_accounts for r in results) == 250
-    after = _stored_ledger(store)
+    after = stored_ledger(store)
     assert before[0] == after[0]
     assert before[1].sort("plan_id", "period").equals(after[1].sort("plan_id", "period"))
     assert before[2].sort("account_id", "moved_on").equals(after[2].sort("account_id", "moved_on"))
