@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -163,7 +164,19 @@ def cmd_close(args: argparse.Namespace) -> int:
         return 0
     if args.through is None:
         raise UsageError("give --through DATE (or --recompute)")
-    results = close_through(engine, args.through, on_window=report)
+    rules = None
+    if args.engine == "spark":
+        from functools import partial
+
+        from recoup.close.spark import run_rules_on_spark, spark_session
+
+        spark = spark_session(args.spark_master)
+        rules = partial(run_rules_on_spark, spark, partitions=args.spark_partitions)
+    results = (
+        close_through(engine, args.through, on_window=report, rules=rules)
+        if rules is not None
+        else close_through(engine, args.through, on_window=report)
+    )
     if not results:
         print(f"nothing to close: closed through {before}" if before else "nothing to close")
     return 0
@@ -311,6 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute every account from its first plan through the last closed day",
     )
+    close.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="where the rules run: this process, or Apache Spark over account partitions",
+    )
+    close.add_argument(
+        "--spark-master",
+        default=os.environ.get("RECOUP_SPARK_MASTER", "local[2]"),
+        help="Spark master URL (default local[2], or RECOUP_SPARK_MASTER)",
+    )
+    close.add_argument("--spark-partitions", type=int, default=8)
     close.add_argument(
         "--partition-accounts",
         type=int,

@@ -112,11 +112,17 @@ class _OpenBook:
     max_plan_key: int
 
 
+#: The function that applies the rules: the local kernel, or a distributed wrapper of it
+#: (:func:`recoup.close.spark.run_rules_on_spark`) with the same arguments and result.
+Rules = Callable[..., KernelResult]
+
+
 def close_through(
     engine: Engine,
     through: date,
     *,
     on_window: Callable[[WindowResult], None] | None = None,
+    rules: Rules = run_rules,
 ) -> list[WindowResult]:
     """Close every day after the last closed day through ``through``.
 
@@ -138,7 +144,9 @@ def close_through(
         with engine.begin() as conn:
             if book is None:
                 book = _open_book(conn, catalog, window_start, through, closed)
-            result = _close_window(conn, catalog, book, window_start, window_end, closed)
+            result = _close_window(
+                conn, catalog, book, window_start, window_end, closed, rules=rules
+            )
         results.append(result)
         closed = window_end
         if on_window is not None:
@@ -319,6 +327,7 @@ def _close_window(
     window_end: date,
     last_closed: date | None,
     forced: tuple[int, int] | None = None,
+    rules: Rules = run_rules,
 ) -> WindowResult:
     """Close one window in the caller's transaction. ``forced`` (a range of account keys)
     recomputes those accounts whether or not their past changed (a full recompute)."""
@@ -387,7 +396,7 @@ def _close_window(
         results.append(
             (
                 clean_installments,
-                run_rules(
+                rules(
                     clean_installments.drop("start_date"),
                     clean_accounts.select(
                         "account_key",
@@ -445,7 +454,7 @@ def _close_window(
         results.append(
             (
                 dirty_installments,
-                run_rules(
+                rules(
                     dirty_installments.drop("start_date"),
                     replay_from,
                     effective_payments(dirty_payments, window_end),
