@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from recoup.close import close_through
+from recoup.close import close_through, recompute_all
 from recoup.close.spark import run_rules_on_spark, spark_session
 from recoup.ledger.kernel import effective_payments, run_rules
 from recoup.store.engine import open_store
@@ -75,3 +75,9 @@ def test_spark__a_close_on_spark_stores_the_same_ledger(spark: object, tmp_path:
     )
     with spark_store.connect() as conn:
         assert conn.execute(sa.text("select count(*) from batch_runs")).scalar_one() > 1
+
+    # A full recompute on Spark, in partitions, leaves the same ledger.
+    assert len(recompute_all(spark_store, partition_accounts=60, rules=rules)) == 3
+    recomputed = stored_ledger(spark_store)
+    assert local[0] == recomputed[0]
+    assert local[1].sort("plan_id", "period").equals(recomputed[1].sort("plan_id", "period"))

@@ -153,17 +153,6 @@ def cmd_close(args: argparse.Namespace) -> int:
             f"{window.moves} bucket moves, {window.charges} charge rows"
         )
 
-    if args.recompute:
-        if args.through is not None:
-            raise UsageError("--recompute recomputes through the last closed day; drop --through")
-        results = recompute_all(
-            engine, partition_accounts=args.partition_accounts, on_partition=report
-        )
-        if not results:
-            print("nothing to recompute: no day has been closed yet")
-        return 0
-    if args.through is None:
-        raise UsageError("give --through DATE (or --recompute)")
     rules = None
     if args.engine == "spark":
         from functools import partial
@@ -172,6 +161,26 @@ def cmd_close(args: argparse.Namespace) -> int:
 
         spark = spark_session(args.spark_master)
         rules = partial(run_rules_on_spark, spark, partitions=args.spark_partitions)
+    if args.recompute:
+        if args.through is not None:
+            raise UsageError("--recompute recomputes through the last closed day; drop --through")
+        results = (
+            recompute_all(
+                engine,
+                partition_accounts=args.partition_accounts,
+                on_partition=report,
+                rules=rules,
+            )
+            if rules is not None
+            else recompute_all(
+                engine, partition_accounts=args.partition_accounts, on_partition=report
+            )
+        )
+        if not results:
+            print("nothing to recompute: no day has been closed yet")
+        return 0
+    if args.through is None:
+        raise UsageError("give --through DATE (or --recompute)")
     results = (
         close_through(engine, args.through, on_window=report, rules=rules)
         if rules is not None

@@ -159,6 +159,7 @@ def recompute_all(
     *,
     partition_accounts: int = 250_000,
     on_partition: Callable[[WindowResult], None] | None = None,
+    rules: Rules = run_rules,
 ) -> list[WindowResult]:
     """Recompute every account from its first plan through the last closed day (after a
     product rule changed, or to check the stored ledger), one partition of accounts at a
@@ -187,7 +188,9 @@ def recompute_all(
     for low in range(int(bounds[0]), int(bounds[1]) + 1, partition_accounts):
         high = min(low + partition_accounts - 1, int(bounds[1]))
         with engine.begin() as conn:
-            result = _close_window(conn, catalog, empty, closed, closed, closed, (low, high))
+            result = _close_window(
+                conn, catalog, empty, closed, closed, closed, (low, high), rules=rules
+            )
         results.append(result)
         if on_partition is not None:
             on_partition(result)
