@@ -164,6 +164,7 @@ def test_close__a_window_that_fails_leaves_nothing_and_a_rerun_finishes(
     portfolio = random_portfolio(14, accounts=200, first_day=FIRST_DAY, days=300)
     _load(store, tmp_path, portfolio, "all")
     through = FIRST_DAY + timedelta(days=300)
+    close_through(store, FIRST_DAY + timedelta(days=60))
     real_write = close_module._write_snapshots
     calls = {"n": 0}
 
@@ -184,6 +185,37 @@ def test_close__a_window_that_fails_leaves_nothing_and_a_rerun_finishes(
     # Only whole windows were kept: every recorded run finished.
     assert len(runs) == _run_count(store)
     close_through(store, through)
+    _assert_matches_oracle(store, portfolio, through)
+
+
+def test_close__a_first_close_that_fails_in_a_later_partition_leaves_nothing(
+    store: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portfolio = random_portfolio(17, accounts=120, first_day=FIRST_DAY, days=200)
+    _load(store, tmp_path, portfolio, "all")
+    through = FIRST_DAY + timedelta(days=200)
+    real_write = close_module._write_snapshots
+    calls = {"n": 0}
+
+    def failing_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("killed in the third partition")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(close_module, "_write_snapshots", failing_write)
+    with pytest.raises(RuntimeError):
+        close_through(store, through, partition_accounts=50)
+    monkeypatch.setattr(close_module, "_write_snapshots", real_write)
+    with store.connect() as conn:
+        assert close_module.last_closed_day(conn) is None
+        for table in (t.batch_runs, t.account_states, t.bucket_moves, t.charges):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
+        closed_rows = sa.select(sa.func.count()).where(t.payments.c.closed_run_id.is_not(None))
+        assert conn.execute(closed_rows).scalar_one() == 0
+    results = close_through(store, through, partition_accounts=50)
+    assert len(results) == 3  # account keys 1..120 in partitions of 50
+    assert sum(r.accounts for r in results) == 120
     _assert_matches_oracle(store, portfolio, through)
 
 

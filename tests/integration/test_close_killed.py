@@ -1,5 +1,5 @@
-"""A close killed with SIGKILL half-way leaves only whole windows, and a rerun gives exactly
-the ledger of a close that was never interrupted."""
+"""A close killed with SIGKILL half-way leaves only whole windows (or, for a store's first
+close, nothing), and a rerun gives exactly the ledger of a close that was never interrupted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from recoup.close import close_through, last_closed_day
 from recoup.importer import import_directory
 from recoup.simulator import simulate_portfolio, write_portfolio
 from recoup.store import tables as t
@@ -23,6 +23,7 @@ from recoup.store.engine import create_store_engine, database_url, upgrade_schem
 from tests.integration.conftest import POSTGRES_URL
 
 AS_OF = date(2026, 11, 28)
+FIRST_CLOSE = date(2026, 5, 31)
 
 
 def _ledger(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -81,7 +82,48 @@ def _runs(engine: sa.Engine) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(t.batch_runs)).scalar_one())
 
 
-def test_close__killed_with_sigkill_then_rerun_equals_an_uninterrupted_close(
+def _close_command(through: date, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "recoup.cli.main",
+        "close",
+        "--through",
+        through.isoformat(),
+        *extra,
+    ]
+
+
+def _kill_after(process: subprocess.Popen[str], reports: int) -> None:
+    """SIGKILL the close once it has printed ``reports`` finished windows or partitions."""
+    assert process.stdout is not None
+    seen = 0
+    while seen < reports:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line.startswith("run ")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the close ended before it could be killed"
+
+
+def _rerun_matches_uninterrupted(
+    killed: sa.Engine, clean: sa.Engine, command: list[str], killed_url: str, clean_url: str
+) -> None:
+    for url in (killed_url, clean_url):
+        run = subprocess.run(
+            command,
+            env=dict(os.environ, RECOUP_DATABASE_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert run.returncode == 0, run.stderr
+    assert _ledger(killed) == _ledger(clean)
+
+
+def test_close__killed_between_windows_then_rerun_equals_an_uninterrupted_close(
     two_stores: tuple[str, str], tmp_path: Path
 ) -> None:
     portfolio_dir = tmp_path / "portfolio"
@@ -89,30 +131,43 @@ def test_close__killed_with_sigkill_then_rerun_equals_an_uninterrupted_close(
     killed_url, clean_url = two_stores
     killed = _prepared(killed_url, portfolio_dir)
     clean = _prepared(clean_url, portfolio_dir)
+    for engine in (killed, clean):
+        close_through(engine, FIRST_CLOSE)
+    runs_before = _runs(killed)
 
+    # Six month windows to close; the kill comes after the second is written.
+    command = _close_command(AS_OF)
     env = dict(os.environ, RECOUP_DATABASE_URL=killed_url)
-    command = [sys.executable, "-m", "recoup.cli.main", "close", "--through", AS_OF.isoformat()]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Kill it once a few windows are written, while later ones are still to come.
-    deadline = time.monotonic() + 120
-    while _runs(killed) < 3 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the close ended before it could be killed"
-    windows_kept = _runs(killed)
-    assert 0 < windows_kept < 25
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    _kill_after(process, 2)
+    with killed.connect() as conn:
+        kept = last_closed_day(conn)
+    assert _runs(killed) - runs_before == 2
+    assert kept is not None and FIRST_CLOSE < kept < AS_OF
 
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr
-    uninterrupted = subprocess.run(
-        command,
-        env=dict(os.environ, RECOUP_DATABASE_URL=clean_url),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert uninterrupted.returncode == 0, uninterrupted.stderr
-    assert _ledger(killed) == _ledger(clean)
+    _rerun_matches_uninterrupted(killed, clean, command, killed_url, clean_url)
+    killed.dispose()
+    clean.dispose()
+
+
+def test_close__killed_during_a_first_close_leaves_nothing_and_a_rerun_equals_one_close(
+    two_stores: tuple[str, str], tmp_path: Path
+) -> None:
+    portfolio_dir = tmp_path / "portfolio"
+    write_portfolio(simulate_portfolio(3000, 98, AS_OF), portfolio_dir)
+    killed_url, clean_url = two_stores
+    killed = _prepared(killed_url, portfolio_dir)
+    clean = _prepared(clean_url, portfolio_dir)
+    before = _ledger(killed)
+
+    # The first close replays every account in partitions of 500, all in one transaction.
+    command = _close_command(AS_OF, "--partition-accounts", "500")
+    env = dict(os.environ, RECOUP_DATABASE_URL=killed_url)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    _kill_after(process, 3)
+    assert _runs(killed) == 0
+    assert _ledger(killed) == before
+
+    _rerun_matches_uninterrupted(killed, clean, command, killed_url, clean_url)
     killed.dispose()
     clean.dispose()

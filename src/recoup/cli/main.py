@@ -139,6 +139,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_close(args: argparse.Namespace) -> int:
     from recoup.close import WindowResult, close_through, last_closed_day, recompute_all
+    from recoup.ledger.kernel import run_rules
 
     engine = _store()
     with engine.connect() as conn:
@@ -150,10 +151,11 @@ def cmd_close(args: argparse.Namespace) -> int:
         print(
             f"run {window.run_id}: {label} {window.closed_from} .. {window.closed_through}: "
             f"{window.accounts} accounts ({window.recomputed_accounts} recomputed), "
-            f"{window.moves} bucket moves, {window.charges} charge rows"
+            f"{window.moves} bucket moves, {window.charges} charge rows",
+            flush=True,
         )
 
-    rules = None
+    rules = run_rules
     if args.engine == "spark":
         from functools import partial
 
@@ -164,27 +166,20 @@ def cmd_close(args: argparse.Namespace) -> int:
     if args.recompute:
         if args.through is not None:
             raise UsageError("--recompute recomputes through the last closed day; drop --through")
-        results = (
-            recompute_all(
-                engine,
-                partition_accounts=args.partition_accounts,
-                on_partition=report,
-                rules=rules,
-            )
-            if rules is not None
-            else recompute_all(
-                engine, partition_accounts=args.partition_accounts, on_partition=report
-            )
+        results = recompute_all(
+            engine, partition_accounts=args.partition_accounts, on_partition=report, rules=rules
         )
         if not results:
             print("nothing to recompute: no day has been closed yet")
         return 0
     if args.through is None:
         raise UsageError("give --through DATE (or --recompute)")
-    results = (
-        close_through(engine, args.through, on_window=report, rules=rules)
-        if rules is not None
-        else close_through(engine, args.through, on_window=report)
+    results = close_through(
+        engine,
+        args.through,
+        on_window=report,
+        rules=rules,
+        partition_accounts=args.partition_accounts,
     )
     if not results:
         print(f"nothing to close: closed through {before}" if before else "nothing to close")
@@ -349,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--partition-accounts",
         type=int,
         default=250_000,
-        help="accounts per partition of a recompute (bounds its memory)",
+        help="accounts per partition of a recompute or a first close (bounds its memory)",
     )
     close.set_defaults(handler=cmd_close)
 

@@ -123,11 +123,14 @@ def close_through(
     *,
     on_window: Callable[[WindowResult], None] | None = None,
     rules: Rules = run_rules,
+    partition_accounts: int = 250_000,
 ) -> list[WindowResult]:
     """Close every day after the last closed day through ``through``.
 
     Returns one result per window written. Closing days already closed writes nothing, unless
     accounts are waiting to be recomputed (then one recompute run through the last closed day).
+    The first close of a store replays every account's whole history in partitions of
+    ``partition_accounts`` (see :func:`_first_close`).
     """
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
@@ -135,8 +138,12 @@ def close_through(
         start = closed if closed is not None else first_open_day(conn)
     if start is None:
         return []
+    if closed is None:
+        if through < start:
+            return []
+        return _first_close(engine, catalog, start, through, partition_accounts, on_window, rules)
     spans = windows(start, through)
-    if not spans and closed is not None and through <= closed:
+    if not spans and through <= closed:
         spans = [(closed, closed)] if _has_pending_recompute(engine, closed) else []
     results = []
     book: _OpenBook | None = None
@@ -152,6 +159,56 @@ def close_through(
         if on_window is not None:
             on_window(result)
     return results
+
+
+def _first_close(
+    engine: Engine,
+    catalog: ProductCatalog,
+    first_day: date,
+    through: date,
+    partition_accounts: int,
+    on_partition: Callable[[WindowResult], None] | None,
+    rules: Rules,
+) -> list[WindowResult]:
+    """The first close of a store: every account replayed from its first plan (or payment)
+    through ``through`` in one pass of the rules, a partition of accounts at a time, with
+    its month-end history. One pass per account costs far less than a window per month over
+    the whole portfolio, and the partitions bound the memory. All partitions share one
+    transaction, so a first close that fails or is killed leaves the store as it was."""
+    results = []
+    with engine.begin() as conn:
+        book = _empty_book(conn)
+        low_key, high_key = _account_key_bounds(conn)
+        if low_key is None or high_key is None:
+            return []
+        for low in range(low_key, high_key + 1, partition_accounts):
+            high = min(low + partition_accounts - 1, high_key)
+            result = _close_window(
+                conn, catalog, book, first_day, through, None, (low, high), rules=rules
+            )
+            results.append(result)
+            if on_partition is not None:
+                on_partition(result)
+    return results
+
+
+def _empty_book(conn: Connection) -> _OpenBook:
+    """A book holding nothing: each partition of a replay reads its own accounts."""
+    max_payment_key = conn.execute(sa.select(sa.func.max(t.payments.c.payment_key))).scalar()
+    max_plan_key = conn.execute(sa.select(sa.func.max(t.plans.c.plan_key))).scalar()
+    return _OpenBook(
+        pl.DataFrame(schema=INSTALLMENT_SCHEMA),
+        pl.DataFrame(schema=ACCOUNT_SCHEMA | {"tolerance_cents": pl.Int64}),
+        pl.DataFrame(schema=PAYMENT_SCHEMA),
+        int(max_payment_key or 0),
+        int(max_plan_key or 0),
+    )
+
+
+def _account_key_bounds(conn: Connection) -> tuple[int | None, int | None]:
+    a = t.accounts.c.account_key
+    low, high = conn.execute(sa.select(sa.func.min(a), sa.func.max(a))).one()
+    return (None if low is None else int(low)), (None if high is None else int(high))
 
 
 def recompute_all(
@@ -170,23 +227,13 @@ def recompute_all(
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
         closed = last_closed_day(conn)
-        bounds = conn.execute(
-            sa.select(sa.func.min(t.accounts.c.account_key), sa.func.max(t.accounts.c.account_key))
-        ).one()
-        max_payment_key = conn.execute(sa.select(sa.func.max(t.payments.c.payment_key))).scalar()
-        max_plan_key = conn.execute(sa.select(sa.func.max(t.plans.c.plan_key))).scalar()
-    if closed is None or bounds[0] is None:
+        low_key, high_key = _account_key_bounds(conn)
+        empty = _empty_book(conn)
+    if closed is None or low_key is None or high_key is None:
         return []
-    empty = _OpenBook(
-        pl.DataFrame(schema=INSTALLMENT_SCHEMA),
-        pl.DataFrame(schema=ACCOUNT_SCHEMA | {"tolerance_cents": pl.Int64}),
-        pl.DataFrame(schema=PAYMENT_SCHEMA),
-        int(max_payment_key or 0),
-        int(max_plan_key or 0),
-    )
     results = []
-    for low in range(int(bounds[0]), int(bounds[1]) + 1, partition_accounts):
-        high = min(low + partition_accounts - 1, int(bounds[1]))
+    for low in range(low_key, high_key + 1, partition_accounts):
+        high = min(low + partition_accounts - 1, high_key)
         with engine.begin() as conn:
             result = _close_window(
                 conn, catalog, empty, closed, closed, closed, (low, high), rules=rules
@@ -205,9 +252,12 @@ def _dirty_accounts(
     forced: tuple[int, int] | None = None,
 ) -> sa.Select[tuple[int]]:
     """Accounts whose past changed since they were closed; they are replayed from the start.
-    Before any close, only reversals make an account replay. ``forced`` adds a range of
-    account keys (a full recompute)."""
+    Before any close, only reversals make an account replay. ``forced`` is instead a range
+    of account keys to replay whatever happened to them (a partition of a full recompute or
+    of the first close); accounts outside it are other partitions' work."""
     p, pl_, a = t.payments, t.plans, t.accounts
+    if forced is not None:
+        return sa.select(a.c.account_key).where(a.c.account_key.between(*forced))
     known_payment = p.c.payment_key <= max_payment_key
     reversal = sa.and_(p.c.reverses_payment_id.is_not(None), p.c.paid_on <= window_end)
     selects = [
@@ -225,8 +275,6 @@ def _dirty_accounts(
                 pl_.c.start_date <= last_closed,
             )
         )
-    if forced is not None:
-        selects.append(sa.select(a.c.account_key).where(a.c.account_key.between(*forced)))
     return sa.union(*selects)  # type: ignore[return-value]
 
 
@@ -484,21 +532,27 @@ def _close_window(
 
     if last_closed is not None and window_end == month_end(window_end):
         _write_quiet_snapshots(conn, run_id, window_end)
+    # A partition marks only its own accounts' rows: a recompute killed between partitions
+    # must leave the other accounts' backdated rows waiting for their own replay.
+    in_partition = [] if forced is None else [pay.c.account_key.between(*forced)]
     conn.execute(
         pay.update()
         .where(
             pay.c.closed_run_id.is_(None),
             pay.c.paid_on <= window_end,
             pay.c.payment_key <= book.max_payment_key,
+            *in_partition,
         )
         .values(closed_run_id=run_id)
     )
+    plan_in_partition = [] if forced is None else [p.c.account_key.between(*forced)]
     conn.execute(
         p.update()
         .where(
             p.c.closed_run_id.is_(None),
             p.c.start_date <= window_end,
             p.c.plan_key <= book.max_plan_key,
+            *plan_in_partition,
         )
         .values(closed_run_id=run_id)
     )

@@ -1,0 +1,275 @@
+"""Scale benchmark: the nightly batch of a 1,000,000 or 10,000,000 account portfolio.
+
+    python bench/scale.py --accounts 1000000 [--database-url URL] [--naive-sample 10000]
+
+Each step runs in a fresh process of its own, so that its peak memory (maximum resident set
+size) is its own and every step starts cold, as the nightly batch does:
+
+- ``simulate``: simulate the portfolio (about 1.1 plans per account, 12 installments on
+  average) with activity through ``--as-of``, and write its files;
+- ``import``: import the files into a new store (rows/s over the rows read);
+- ``first close``: the store's first close, through the day before ``--as-of``: every
+  account replayed from its first plan, in partitions;
+- ``naive``: the next day's close the naive way (a loop over ORM objects, three queries per
+  account: ``bench/naive_close.py``) on the first ``--naive-sample`` accounts, rolled back;
+  its time per account is scaled to the portfolio;
+- ``business day``: one ordinary day's close (``--as-of``), the incremental close;
+- ``recompute``: a full recompute of every account through that day
+  (``recoup close --recompute``), in partitions.
+
+It prints one table (Markdown, for bench/README.md) and keeps the figures in
+``<out>/results.json``. The figures are measured here, never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+BENCH = Path(__file__).resolve().parent
+SCHEMA = "recoup_scale"  # the PostgreSQL schema the benchmark owns and recreates
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _count(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+# --------------------------------------------------------------------------- steps
+# Each step runs in its own process and returns what it measured besides time and memory.
+
+
+def step_simulate(args: argparse.Namespace) -> dict[str, Any]:
+    from recoup.simulator import simulate_portfolio, write_portfolio
+
+    portfolio = simulate_portfolio(args.accounts, args.seed, args.as_of)
+    write_portfolio(portfolio, args.out / "files")
+    rows = portfolio.borrowers.height + portfolio.plans.height + portfolio.payments.height
+    return {"rows": rows, "plans": portfolio.plans.height, "payments": portfolio.payments.height}
+
+
+def step_import(args: argparse.Namespace) -> dict[str, Any]:
+    from recoup.importer import import_directory
+    from recoup.store import tables as t
+
+    engine = _engine(args)
+    import_directory(engine, args.out / "files", show_progress=False)
+    return {
+        "rows": sum(_count(engine, table) for table in (t.borrowers, t.plans, t.payments)),
+        "installments": _count(engine, t.installments),
+    }
+
+
+def step_first_close(args: argparse.Namespace) -> dict[str, Any]:
+    from recoup.close import close_through
+
+    results = close_through(
+        _engine(args), args.as_of - timedelta(days=1), partition_accounts=args.partition_accounts
+    )
+    return {"accounts": sum(r.accounts for r in results), "partitions": len(results)}
+
+
+def step_naive(args: argparse.Namespace) -> dict[str, Any]:
+    sys.path.insert(0, str(BENCH))
+    from naive_close import naive_close
+
+    aged, seconds = naive_close(_engine(args), args.naive_sample)
+    return {"accounts": aged, "naive_seconds": seconds}
+
+
+def step_business_day(args: argparse.Namespace) -> dict[str, Any]:
+    from recoup.close import close_through
+
+    results = close_through(_engine(args), args.as_of)
+    return {
+        "accounts": sum(r.accounts for r in results),
+        "recomputed": sum(r.recomputed_accounts for r in results),
+    }
+
+
+def step_recompute(args: argparse.Namespace) -> dict[str, Any]:
+    from recoup.close import recompute_all
+
+    results = recompute_all(_engine(args), partition_accounts=args.partition_accounts)
+    return {"accounts": sum(r.accounts for r in results), "partitions": len(results)}
+
+
+STEPS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "simulate": step_simulate,
+    "import": step_import,
+    "first close": step_first_close,
+    "naive": step_naive,
+    "business day": step_business_day,
+    "recompute": step_recompute,
+}
+
+
+def _engine(args: argparse.Namespace) -> sa.Engine:
+    from recoup.store.engine import create_store_engine
+
+    return create_store_engine(args.database_url)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _fresh_store(args: argparse.Namespace) -> None:
+    """An empty store at the newest schema: a new SQLite file, or the benchmark's own
+    PostgreSQL schema dropped and created again."""
+    from recoup.store.engine import create_store_engine, upgrade_schema
+
+    url: str = args.database_url
+    if url.startswith("postgresql"):
+        base = url.split("?")[0]
+        admin = sa.create_engine(base)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
+        admin.dispose()
+    upgrade_schema(create_store_engine(url))
+
+
+def _run_step(name: str, args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """Run one step in a child process; return its figures."""
+    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--step", name]
+    print(f"... {name}", file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"step {name!r} failed (exit {done.returncode})")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"    {figures}", file=sys.stderr, flush=True)
+    return figures
+
+
+def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
+    accounts = args.accounts
+    rows = [
+        "| step | time | throughput | peak memory |",
+        "|---|---|---|---|",
+    ]
+
+    def row(label: str, step: str, throughput: str) -> None:
+        got = figures.get(step)
+        if got is not None:
+            rows.append(
+                f"| {label} | {got['seconds']:,.1f} s | {throughput} | {got['peak_mb']:,.0f} MB |"
+            )
+
+    if "simulate" in figures:
+        row("simulate and write the files", "simulate", f"{figures['simulate']['rows']:,} rows")
+    if "import" in figures:
+        got = figures["import"]
+        row(
+            "import (all files, all-or-nothing)",
+            "import",
+            f"{got['rows'] / got['seconds']:,.0f} input rows/s; "
+            f"{got['installments']:,} installments",
+        )
+    for label, step in (
+        ("first close (all history, partitions)", "first close"),
+        ("one business day's close", "business day"),
+        ("full recompute of one day (partitions)", "recompute"),
+    ):
+        if step in figures:
+            row(
+                label,
+                step,
+                f"{accounts / figures[step]['seconds']:,.0f} accounts/s; "
+                f"{figures[step]['accounts']:,} read",
+            )
+    if "naive" in figures and "business day" in figures:
+        got = figures["naive"]
+        per_account = got["naive_seconds"] / max(got["accounts"], 1)
+        ours = figures["business day"]["seconds"] / accounts
+        rows.append(
+            f"| naive day's close, {got['accounts']:,}-account sample | "
+            f"{got['naive_seconds']:,.1f} s ({per_account * 1000:.1f} ms/account); "
+            f"scaled: {per_account * accounts:,.0f} s | "
+            f"{per_account / ours:,.0f}× slower per account than the business day | "
+            f"{got['peak_mb']:,.0f} MB |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 27))
+    parser.add_argument("--out", type=Path, default=BENCH / "out-scale")
+    parser.add_argument("--database-url", help="default: a new SQLite file in --out")
+    parser.add_argument("--naive-sample", type=int, default=10_000)
+    parser.add_argument("--partition-accounts", type=int, default=250_000)
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="comma-separated steps to run (default all, in order); a later step needs the "
+        "earlier ones' files and store",
+    )
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)  # a child's one step
+    args = parser.parse_args()
+    if args.database_url is None:
+        args.database_url = f"sqlite:///{args.out / 'scale.db'}"
+    elif args.database_url.startswith("postgresql") and "search_path" not in args.database_url:
+        separator = "&" if "?" in args.database_url else "?"
+        args.database_url += f"{separator}options=-csearch_path%3D{SCHEMA}"
+
+    if args.step is not None:
+        clock = time.perf_counter()
+        figures = STEPS[args.step](args)
+        figures |= {"seconds": time.perf_counter() - clock, "peak_mb": _peak_mb()}
+        print(json.dumps(figures))
+        return 0
+
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
+    argv = [
+        "--accounts", str(args.accounts), "--seed", str(args.seed),
+        "--as-of", args.as_of.isoformat(), "--out", str(args.out),
+        "--database-url", args.database_url, "--naive-sample", str(args.naive_sample),
+        "--partition-accounts", str(args.partition_accounts),
+    ]  # fmt: skip
+    results_file = args.out / "results.json"
+    if "simulate" in steps:
+        shutil.rmtree(args.out, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, dict[str, Any]] = (
+        json.loads(results_file.read_text()) if results_file.exists() else {}
+    )
+    for name in steps:
+        if name == "import":
+            _fresh_store(args)
+        figures[name] = _run_step(name, args, argv)
+        results_file.write_text(json.dumps(figures, indent=2))
+
+    engine = sa.make_url(args.database_url).get_backend_name()
+    print(
+        f"{args.accounts:,} accounts on {engine}; {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}; as of {args.as_of}"
+    )
+    print(_table(args, figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
