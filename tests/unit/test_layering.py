@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "recoup"
-CORES = ["money.py", "products", "ledger", "analytics", "simulator"]
+CORES = [
+    "money.py",
+    "yamlfile.py",
+    "products",
+    "ledger",
+    "analytics",
+    "simulator",
+    "strategy",
+    "allocation",
+]
 EDGES = ("recoup.store", "recoup.cli", "recoup.close", "recoup.importer", "recoup.demo")
 IO_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
 
