@@ -211,3 +211,138 @@ account_states = Table(
     Column("run_id", Integer, ForeignKey("batch_runs.run_id"), nullable=False),
     Index("ix_account_states_as_of", "as_of"),
 )
+
+# --------------------------------------------------------------------------- collection
+# Cases, the strategy's actions, promises and allocation (issue 4). A case is the collection
+# of one account from the day it became delinquent (or was flagged by early warning) until
+# it is cured, paid off, settled, written off or recalled; an account has at most one open
+# case (a partial unique index).
+
+strategy_versions = Table(
+    "strategy_versions",
+    metadata,
+    Column("strategy_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),  # the file as it was loaded
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("active", Integer, nullable=False, default=0),  # 1: the strategy the daily run uses
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("opened_because", String(24), nullable=False),  # delinquent | early_warning
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("closed_on", Date, nullable=True),
+    # cured | paid_off | settled | written_off | recalled
+    Column("closed_because", String(24), nullable=True),
+    Column("strategy_id", String(64), nullable=True),
+    Column("strategy_version", Integer, nullable=True),
+    Column("segment", String(64), nullable=True),
+    Column("path", String(64), nullable=True),
+    # A path an event switched the case to (promise broken, unreachable), and the event.
+    Column("path_override", String(64), nullable=True),
+    Column("last_event", String(32), nullable=True),
+    Column("last_event_on", Date, nullable=True),
+    Column("dispute", Integer, nullable=False, default=0),
+    Column("vulnerable", Integer, nullable=False, default=0),
+    Column("last_contact_on", Date, nullable=True),  # last successful contact
+    Column("owner", String(64), nullable=True),
+    Column("owner_kind", String(16), nullable=True),  # collector | agency
+    Column("team", String(64), nullable=True),
+    Column("owned_since", Date, nullable=True),
+    Column("last_progress_on", Date, nullable=True),  # last payment or promise
+    Index("ix_cases_account", "account_key"),
+    Index(
+        "ux_cases_open_account",
+        "account_key",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("event_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("case_key", BigInteger, ForeignKey("cases.case_key"), nullable=False),
+    Column("happened_on", Date, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_case_events_case", "case_key", "happened_on"),
+)
+
+# The strategy run's actions: re-running a day replaces that day's planned actions.
+actions = Table(
+    "actions",
+    metadata,
+    Column("action_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("case_key", BigInteger, ForeignKey("cases.case_key"), nullable=False),
+    Column("account_key", BigInteger, nullable=False),
+    Column("planned_for", Date, nullable=False),
+    Column("strategy_id", String(64), nullable=False),
+    Column("strategy_version", Integer, nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("path", String(64), nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("template", String(128), nullable=False),
+    Column("queue", String(64), nullable=True),
+    Column("window_start", String(5), nullable=False),
+    Column("window_end", String(5), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("test_id", String(64), nullable=True),
+    Column("arm", String(64), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # planned (until the compliance gate)
+    UniqueConstraint("case_key", "planned_for", "step", name="ux_actions_case_day_step"),
+    Index("ix_actions_day", "planned_for"),
+)
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("promise_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("case_key", BigInteger, ForeignKey("cases.case_key"), nullable=False),
+    Column("account_key", BigInteger, nullable=False),
+    Column("made_on", Date, nullable=False),
+    Column("promised_for", Date, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("grace_days", Integer, nullable=False),
+    Column("made_by", String(64), nullable=True),
+    Column("status", String(16), nullable=False),  # open | kept | partly_kept | broken
+    Column("paid_cents", BigInteger, nullable=False, default=0),
+    Column("resolved_on", Date, nullable=True),
+    Index("ix_promises_case", "case_key"),
+    Index("ix_promises_status", "status", "promised_for"),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("case_key", BigInteger, ForeignKey("cases.case_key"), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("owner", String(64), nullable=True),
+    Column("owner_kind", String(16), nullable=True),
+    Column("team", String(64), nullable=True),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("commission_ppm", BigInteger, nullable=True),  # agency commission, parts per million
+)
+
+# Payments credited to whoever owned the case on the day it was paid.
+payment_credits = Table(
+    "payment_credits",
+    metadata,
+    Column("payment_key", BigInteger, ForeignKey("payments.payment_key"), primary_key=True),
+    Column("case_key", BigInteger, ForeignKey("cases.case_key"), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("owner_kind", String(16), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("credited_on", Date, nullable=False),
+    Index("ix_payment_credits_owner", "owner", "credited_on"),
+)
