@@ -21,8 +21,16 @@ CORES = [
     "simulator",
     "strategy",
     "allocation",
+    "cases",
 ]
-EDGES = ("recoup.store", "recoup.cli", "recoup.close", "recoup.importer", "recoup.demo")
+EDGES = (
+    "recoup.store",
+    "recoup.cli",
+    "recoup.close",
+    "recoup.importer",
+    "recoup.demo",
+    "recoup.collection",
+)
 IO_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
 
 
