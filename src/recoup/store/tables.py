@@ -218,6 +218,21 @@ account_states = Table(
 # it is cured, paid off, settled, written off or recalled; an account has at most one open
 # case (a partial unique index).
 
+# Every strategy run and allocation run is a record; the rows it writes point back to it.
+collection_runs = Table(
+    "collection_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # strategy | allocation
+    Column("as_of", Date, nullable=False),
+    Column("strategy_id", String(64), nullable=True),
+    Column("strategy_version", Integer, nullable=True),
+    Column("inputs", Text, nullable=True),  # what else the run read, e.g. the teams file
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("summary", Text, nullable=True),  # counts, as JSON
+)
+
 strategy_versions = Table(
     "strategy_versions",
     metadata,
@@ -273,6 +288,7 @@ case_events = Table(
     Column("happened_on", Date, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("detail", Text, nullable=False),
+    Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=True),
     Index("ix_case_events_case", "case_key", "happened_on"),
 )
 
@@ -299,6 +315,7 @@ actions = Table(
     Column("arm", String(64), nullable=True),
     Column("reason", Text, nullable=False),
     Column("status", String(16), nullable=False),  # planned (until the compliance gate)
+    Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
     UniqueConstraint("case_key", "planned_for", "step", name="ux_actions_case_day_step"),
     Index("ix_actions_day", "planned_for"),
 )
@@ -332,6 +349,7 @@ allocations = Table(
     Column("decision", String(16), nullable=False),
     Column("reason", Text, nullable=False),
     Column("commission_ppm", BigInteger, nullable=True),  # agency commission, parts per million
+    Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
 )
 
 # Payments credited to whoever owned the case on the day it was paid.

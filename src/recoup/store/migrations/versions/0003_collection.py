@@ -1,4 +1,4 @@
-"""collection cases, actions, promises, allocation
+"""collection: cases, strategy runs, actions, promises, allocation
 
 Revision ID: 0003
 Revises: 0002
@@ -17,6 +17,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "collection_runs",
+        sa.Column("run_id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("strategy_id", sa.String(length=64), nullable=True),
+        sa.Column("strategy_version", sa.Integer(), nullable=True),
+        sa.Column("inputs", sa.Text(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("summary", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("run_id"),
+    )
     op.create_table(
         "strategy_versions",
         sa.Column("strategy_id", sa.String(length=64), nullable=False),
@@ -97,9 +110,14 @@ def upgrade() -> None:
         sa.Column("arm", sa.String(length=64), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_key"],
             ["cases.case_key"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["collection_runs.run_id"],
         ),
         sa.PrimaryKeyConstraint("action_key"),
         sa.UniqueConstraint("case_key", "planned_for", "step", name="ux_actions_case_day_step"),
@@ -117,9 +135,14 @@ def upgrade() -> None:
         sa.Column("decision", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("commission_ppm", sa.BigInteger(), nullable=True),
+        sa.Column("run_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_key"],
             ["cases.case_key"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["collection_runs.run_id"],
         ),
         sa.PrimaryKeyConstraint("case_key", "as_of"),
     )
@@ -135,9 +158,14 @@ def upgrade() -> None:
         sa.Column("happened_on", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_key"],
             ["cases.case_key"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["collection_runs.run_id"],
         ),
         sa.PrimaryKeyConstraint("event_key"),
     )
@@ -223,3 +251,4 @@ def downgrade() -> None:
 
     op.drop_table("cases")
     op.drop_table("strategy_versions")
+    op.drop_table("collection_runs")
