@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 
-from recoup.cases import case_changes, credit_payments, follow_up_promises
+from recoup.cases import case_changes, credit_payments, early_warning_flags, follow_up_promises
 
 AS_OF = date(2026, 3, 10)
 
@@ -146,3 +146,28 @@ def test_credits__a_payment_goes_to_the_owner_on_the_day_it_was_paid() -> None:
         (2, "C01", 200),
         (3, "AG1", 300),
     ]
+
+
+def test_early_warning__flags_current_accounts_that_slipped_before_and_fall_due_soon() -> None:
+    accounts = pl.DataFrame({"account_key": [1, 2, 3, 4], "dpd": [0, 0, 0, 5]})
+    next_due = pl.DataFrame(
+        {
+            "account_key": [1, 2, 3, 4],
+            "due_date": [
+                date(2026, 3, 14),
+                date(2026, 3, 14),
+                date(2026, 3, 30),
+                date(2026, 3, 14),
+            ],
+        }
+    )
+    moves = pl.DataFrame(
+        {
+            "account_key": [1, 2, 3, 4],
+            "moved_on": [date(2026, 1, 5), date(2025, 6, 1), date(2026, 1, 5), date(2026, 3, 6)],
+            "dpd": [1, 1, 1, 1],
+        }
+    )
+    flagged = early_warning_flags(accounts, next_due, moves, AS_OF)
+    # 2 slipped too long ago, 3 is not due soon, 4 is past due (a delinquent case, not a flag).
+    assert flagged["account_key"].to_list() == [1]

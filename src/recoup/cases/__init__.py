@@ -4,6 +4,7 @@ Pure computation over frames; the daily strategy run (:mod:`recoup.collection`) 
 store, calls these functions and writes what they return.
 """
 
+from recoup.cases.early_warning import early_warning_flags
 from recoup.cases.followup import PROMISE_OUTCOMES, credit_payments, follow_up_promises
 from recoup.cases.lifecycle import CaseChanges, CloseReason, OpenReason, case_changes
 
@@ -14,5 +15,6 @@ __all__ = [
     "OpenReason",
     "case_changes",
     "credit_payments",
+    "early_warning_flags",
     "follow_up_promises",
 ]
