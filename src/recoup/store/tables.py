@@ -260,6 +260,7 @@ cases = Table(
     Column("path", String(64), nullable=True),
     # A path an event switched the case to (promise broken, unreachable), and the event.
     Column("path_override", String(64), nullable=True),
+    Column("path_since", Date, nullable=True),  # the day the case started its current path
     Column("last_event", String(32), nullable=True),
     Column("last_event_on", Date, nullable=True),
     Column("dispute", Integer, nullable=False, default=0),

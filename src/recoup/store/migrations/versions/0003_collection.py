@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("segment", sa.String(length=64), nullable=True),
         sa.Column("path", sa.String(length=64), nullable=True),
         sa.Column("path_override", sa.String(length=64), nullable=True),
+        sa.Column("path_since", sa.Date(), nullable=True),
         sa.Column("last_event", sa.String(length=32), nullable=True),
         sa.Column("last_event_on", sa.Date(), nullable=True),
         sa.Column("dispute", sa.Integer(), nullable=False),
