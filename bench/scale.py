@@ -6,8 +6,10 @@ Each step runs in a fresh process of its own, so that its peak memory (maximum r
 size) is its own and every step starts cold, as the nightly batch does:
 
 - ``simulate``: simulate the portfolio (about 1.1 plans per account, 12 installments on
-  average) with activity through ``--as-of``, and write its files;
-- ``import``: import the files into a new store (rows/s over the rows read);
+  average) with activity through ``--as-of``, in slices of ``--slice-accounts`` accounts
+  so that memory stays bounded, and write each slice's files;
+- ``import``: import the slices into a new store, one import each (rows/s over the rows
+  read);
 - ``first close``: the store's first close, through the day before ``--as-of``: every
   account replayed from its first plan, in partitions;
 - ``naive``: the next day's close the naive way (a loop over ORM objects, three queries per
@@ -56,21 +58,43 @@ def _count(engine: sa.Engine, table: sa.Table) -> int:
 # Each step runs in its own process and returns what it measured besides time and memory.
 
 
+def _slices(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(first account, accounts) of each slice the portfolio is simulated and imported in."""
+    size = args.slice_accounts
+    return [(first, min(size, args.accounts - first + 1)) for first in
+            range(1, args.accounts + 1, size)]  # fmt: skip
+
+
+def _slice_dir(args: argparse.Namespace, number: int) -> Path:
+    return args.out / "files" / f"slice-{number:03d}"
+
+
 def step_simulate(args: argparse.Namespace) -> dict[str, Any]:
+    """The portfolio in slices of ``--slice-accounts`` (a slice's frames are held in memory
+    while it is written), each slice a directory of import files."""
     from recoup.simulator import simulate_portfolio, write_portfolio
 
-    portfolio = simulate_portfolio(args.accounts, args.seed, args.as_of)
-    write_portfolio(portfolio, args.out / "files")
-    rows = portfolio.borrowers.height + portfolio.plans.height + portfolio.payments.height
-    return {"rows": rows, "plans": portfolio.plans.height, "payments": portfolio.payments.height}
+    rows = plans = payments = 0
+    for number, (first, accounts) in enumerate(_slices(args), start=1):
+        portfolio = simulate_portfolio(
+            accounts, args.seed + number - 1, args.as_of, first_account=first
+        )
+        write_portfolio(portfolio, _slice_dir(args, number))
+        rows += portfolio.borrowers.height + portfolio.plans.height + portfolio.payments.height
+        plans += portfolio.plans.height
+        payments += portfolio.payments.height
+        del portfolio
+    return {"rows": rows, "plans": plans, "payments": payments}
 
 
 def step_import(args: argparse.Namespace) -> dict[str, Any]:
+    """Each slice's directory in turn; each import is all-or-nothing on its own."""
     from recoup.importer import import_directory
     from recoup.store import tables as t
 
     engine = _engine(args)
-    import_directory(engine, args.out / "files", show_progress=False)
+    for number in range(1, len(_slices(args)) + 1):
+        import_directory(engine, _slice_dir(args, number), show_progress=False)
     return {
         "rows": sum(_count(engine, table) for table in (t.borrowers, t.plans, t.payments)),
         "installments": _count(engine, t.installments),
@@ -219,6 +243,12 @@ def main() -> int:
     parser.add_argument("--naive-sample", type=int, default=10_000)
     parser.add_argument("--partition-accounts", type=int, default=250_000)
     parser.add_argument(
+        "--slice-accounts",
+        type=int,
+        default=1_000_000,
+        help="simulate and import the portfolio in slices of this many accounts",
+    )
+    parser.add_argument(
         "--steps",
         default=",".join(STEPS),
         help="comma-separated steps to run (default all, in order); a later step needs the "
@@ -248,6 +278,7 @@ def main() -> int:
         "--as-of", args.as_of.isoformat(), "--out", str(args.out),
         "--database-url", args.database_url, "--naive-sample", str(args.naive_sample),
         "--partition-accounts", str(args.partition_accounts),
+        "--slice-accounts", str(args.slice_accounts),
     ]  # fmt: skip
     results_file = args.out / "results.json"
     if "simulate" in steps:

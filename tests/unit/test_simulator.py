@@ -315,3 +315,16 @@ def test_roll_rates__counts_moves_one_bucket_worse() -> None:
 def test_simulator__refuses_an_empty_portfolio() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         simulate_portfolio(0, SEED, AS_OF)
+
+
+def test_simulator__slices_number_their_accounts_on_and_keep_ids_unique() -> None:
+    first = simulate_portfolio(50, seed=1, as_of=AS_OF)
+    second = simulate_portfolio(50, seed=2, as_of=AS_OF, first_account=51)
+    assert second.plans["account_id"].min() == "A0000051"
+    assert second.borrowers["borrower_id"].max() == "B0000100"
+    for kind in ("plans", "payments"):
+        column = "plan_id" if kind == "plans" else "payment_id"
+        ids = pl.concat([getattr(first, kind)[column], getattr(second, kind)[column]])
+        assert ids.n_unique() == ids.len()
+    reversed_ids = second.payments["reverses"].drop_nulls()
+    assert reversed_ids.is_in(second.payments["payment_id"].implode()).all()

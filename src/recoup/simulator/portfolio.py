@@ -80,10 +80,20 @@ class SimulatedPortfolio:
     arrears_trace: pl.DataFrame
 
 
-def simulate_portfolio(accounts: int, seed: int, as_of: date) -> SimulatedPortfolio:
-    """Simulate ``accounts`` accounts (one borrower each) and their payments up to ``as_of``."""
+def simulate_portfolio(
+    accounts: int, seed: int, as_of: date, *, first_account: int = 1
+) -> SimulatedPortfolio:
+    """Simulate ``accounts`` accounts (one borrower each) and their payments up to ``as_of``.
+
+    ``first_account`` numbers the accounts and borrowers from there, so that a portfolio too
+    big to hold in memory can be simulated in slices (each with its own ``seed``); the plan
+    and payment ids of a slice not starting at 1 carry ``<first_account>-`` to stay unique.
+    """
     if accounts < 1:
         raise ValueError(f"accounts must be at least 1, got {accounts}")
+    if first_account < 1:
+        raise ValueError(f"first_account must be at least 1, got {first_account}")
+    slice_tag = "" if first_account == 1 else f"{first_account}-"
     borrower_stream, trait_stream, plan_stream, payment_stream, reversal_stream = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
     )
@@ -91,8 +101,9 @@ def simulate_portfolio(accounts: int, seed: int, as_of: date) -> SimulatedPortfo
     products = list(catalog.products.values())
     as_of_day = day_number(as_of)
 
-    borrower_ids = _ids("B", np.arange(1, accounts + 1), 7)
-    account_ids = _ids("A", np.arange(1, accounts + 1), 7)
+    numbers = np.arange(first_account, first_account + accounts)
+    borrower_ids = _ids("B", numbers, 7)
+    account_ids = _ids("A", numbers, 7)
     borrowers = simulate_borrowers(borrower_stream, borrower_ids)
     traits = draw_traits(trait_stream, accounts)
 
@@ -112,7 +123,7 @@ def simulate_portfolio(accounts: int, seed: int, as_of: date) -> SimulatedPortfo
     product_ids = pl.Series([p.id for p in products])
     plan_frame = pl.DataFrame(
         {
-            "plan_id": _ids("L", np.arange(1, len(plans.account) + 1), 7),
+            "plan_id": _ids(f"L{slice_tag}", np.arange(1, len(plans.account) + 1), 7),
             "account_id": account_ids.gather(plans.account),
             "borrower_id": borrower_ids.gather(plans.account),
             "product_id": product_ids.gather(plans.product),
@@ -143,7 +154,9 @@ def simulate_portfolio(accounts: int, seed: int, as_of: date) -> SimulatedPortfo
         products_yaml=PRODUCTS_YAML,
         borrowers=borrowers.select(BORROWER_COLUMNS),
         plans=plan_frame.select(PLAN_COLUMNS),
-        payments=_payment_frame(reversal_stream, payments, account_ids, as_of_day),
+        payments=_payment_frame(
+            reversal_stream, payments, account_ids, as_of_day, f"P{slice_tag}"
+        ),
         traits=trait_frame.select(TRAIT_COLUMNS),
         arrears_trace=trace_frame,
     )
@@ -197,7 +210,11 @@ def roll_rates(arrears_trace: pl.DataFrame) -> pl.DataFrame:
 
 
 def _payment_frame(
-    rng: np.random.Generator, payments: PaymentRows, account_ids: pl.Series, as_of_day: int
+    rng: np.random.Generator,
+    payments: PaymentRows,
+    account_ids: pl.Series,
+    as_of_day: int,
+    prefix: str = "P",
 ) -> pl.DataFrame:
     """Payments plus returned payments, in date order, with ids ``P000000001`` on.
 
@@ -229,10 +246,10 @@ def _payment_frame(
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order), dtype=np.int64)
     reverses = np.where(is_reversal, position[np.maximum(reverses_row, 0)], -1)[order]
-    reverses_ids = _ids("P", np.maximum(reverses, 0) + 1, 9)
+    reverses_ids = _ids(prefix, np.maximum(reverses, 0) + 1, 9)
     return pl.DataFrame(
         {
-            "payment_id": _ids("P", np.arange(1, len(order) + 1), 9),
+            "payment_id": _ids(prefix, np.arange(1, len(order) + 1), 9),
             "account_id": account_ids.gather(account[order]),
             "amount": _money(amount[order]),
             "paid_on": _dates(day[order]),
