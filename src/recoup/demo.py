@@ -50,7 +50,7 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
 
     clock = time.perf_counter()
     runs = close_through(engine, as_of)
-    print(f"closed {len(runs)} windows through {as_of} in {time.perf_counter() - clock:.1f} s")
+    print(f"closed through {as_of} ({len(runs)} runs) in {time.perf_counter() - clock:.1f} s")
     print()
     print_summary(engine, as_of)
     print()

@@ -188,7 +188,7 @@ def test_close__a_window_that_fails_leaves_nothing_and_a_rerun_finishes(
     _assert_matches_oracle(store, portfolio, through)
 
 
-def test_close__a_first_close_that_fails_in_a_later_partition_leaves_nothing(
+def test_close__a_first_close_that_fails_keeps_whole_partitions_and_a_rerun_does_the_rest(
     store: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     portfolio = random_portfolio(17, accounts=120, first_day=FIRST_DAY, days=200)
@@ -208,14 +208,21 @@ def test_close__a_first_close_that_fails_in_a_later_partition_leaves_nothing(
         close_through(store, through, partition_accounts=50)
     monkeypatch.setattr(close_module, "_write_snapshots", real_write)
     with store.connect() as conn:
-        assert close_module.last_closed_day(conn) is None
-        for table in (t.batch_runs, t.account_states, t.bucket_moves, t.charges):
-            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
-        closed_rows = sa.select(sa.func.count()).where(t.payments.c.closed_run_id.is_not(None))
-        assert conn.execute(closed_rows).scalar_one() == 0
+        assert close_module.last_closed_day(conn) is None  # not a closed day yet
+        kinds = conn.execute(sa.select(t.batch_runs.c.kind)).scalars().all()
+        closed = sa.select(sa.func.count()).where(t.payments.c.closed_run_id.is_not(None))
+        closed_payments = conn.execute(closed).scalar_one()
+        third = sa.select(sa.func.count()).where(
+            t.payments.c.closed_run_id.is_not(None), t.payments.c.account_key > 100
+        )
+        assert conn.execute(third).scalar_one() == 0
+    assert kinds == ["first_close", "first_close"]  # accounts 1..50 and 51..100
+    assert closed_payments > 0
+
     results = close_through(store, through, partition_accounts=50)
-    assert len(results) == 3  # account keys 1..120 in partitions of 50
-    assert sum(r.accounts for r in results) == 120
+    assert [r.accounts for r in results] == [20]  # only the third partition: 101..120
+    with store.connect() as conn:
+        assert close_module.last_closed_day(conn) == through
     _assert_matches_oracle(store, portfolio, through)
 
 

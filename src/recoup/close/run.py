@@ -79,8 +79,15 @@ def windows(after: date, through: date) -> list[tuple[date, date]]:
     return spans
 
 
+#: The run of one partition of a first close; the day is closed only when all are done.
+FIRST_CLOSE_PARTITION = "first_close"
+
+
 def last_closed_day(conn: Connection) -> date | None:
-    value = conn.execute(sa.select(sa.func.max(t.batch_runs.c.closed_through))).scalar()
+    r = t.batch_runs
+    value = conn.execute(
+        sa.select(sa.func.max(r.c.closed_through)).where(r.c.kind != FIRST_CLOSE_PARTITION)
+    ).scalar()
     if isinstance(value, str):  # SQLite aggregates lose the column type
         return date.fromisoformat(value)
     return value
@@ -173,23 +180,72 @@ def _first_close(
     """The first close of a store: every account replayed from its first plan (or payment)
     through ``through`` in one pass of the rules, a partition of accounts at a time, with
     its month-end history. One pass per account costs far less than a window per month over
-    the whole portfolio, and the partitions bound the memory. All partitions share one
-    transaction, so a first close that fails or is killed leaves the store as it was."""
-    results = []
-    with engine.begin() as conn:
+    the whole portfolio, and the partitions bound the memory.
+
+    Each partition commits on its own (a ``first_close`` run naming its account range), so
+    a first close killed half-way keeps its finished partitions and a rerun does only the
+    rest. The day counts as closed only once the last partition is written: that partition's
+    transaction also records the ``close`` run that :func:`last_closed_day` reads. A rerun
+    for another day redoes every partition (a replay overwrites what it finds)."""
+    with engine.connect() as conn:
         book = _empty_book(conn)
         low_key, high_key = _account_key_bounds(conn)
-        if low_key is None or high_key is None:
-            return []
-        for low in range(low_key, high_key + 1, partition_accounts):
-            high = min(low + partition_accounts - 1, high_key)
+        done = _finished_partitions(conn, through)
+    if low_key is None or high_key is None:
+        return []
+    partitions = [
+        (low, min(low + partition_accounts - 1, high_key))
+        for low in range(low_key, high_key + 1, partition_accounts)
+    ]
+    to_do = [
+        (low, high) for low, high in partitions if not any(a <= low and high <= b for a, b in done)
+    ]
+    results = []
+    for number, (low, high) in enumerate(to_do, start=1):
+        with engine.begin() as conn:
             result = _close_window(
                 conn, catalog, book, first_day, through, None, (low, high), rules=rules
             )
-            results.append(result)
-            if on_partition is not None:
-                on_partition(result)
+            if number == len(to_do):
+                _record_first_close(conn, first_day, through, len(partitions))
+        results.append(result)
+        if on_partition is not None:
+            on_partition(result)
     return results
+
+
+def _finished_partitions(conn: Connection, through: date) -> list[tuple[int, int]]:
+    r = t.batch_runs
+    rows = conn.execute(
+        sa.select(r.c.first_account_key, r.c.last_account_key).where(
+            r.c.kind == FIRST_CLOSE_PARTITION, r.c.closed_through == through
+        )
+    ).all()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def _record_first_close(conn: Connection, first_day: date, through: date, partitions: int) -> None:
+    """The run that makes ``through`` the last closed day, once every partition is in."""
+    r = t.batch_runs
+    accounts = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(r.c.accounts), 0)).where(
+            r.c.kind == FIRST_CLOSE_PARTITION, r.c.closed_through == through
+        )
+    ).scalar_one()
+    now = datetime.now(UTC)
+    conn.execute(
+        r.insert().values(
+            kind="close",
+            closed_from=first_day,
+            closed_through=through,
+            started_at=now,
+            finished_at=now,
+            accounts=int(accounts),
+            recomputed_accounts=0,
+            moves=0,
+            notes=f"first close, {partitions} partitions of accounts",
+        )
+    )
 
 
 def _empty_book(conn: Connection) -> _OpenBook:
@@ -383,10 +439,16 @@ def _close_window(
     """Close one window in the caller's transaction. ``forced`` (a range of account keys)
     recomputes those accounts whether or not their past changed (a full recompute)."""
     recompute_only = last_closed is not None and window_start <= last_closed
+    if last_closed is None and forced is not None:
+        kind = FIRST_CLOSE_PARTITION
+    else:
+        kind = "recompute" if recompute_only else "close"
     run_id = conn.execute(
         t.batch_runs.insert()
         .values(
-            kind="recompute" if recompute_only else "close",
+            kind=kind,
+            first_account_key=None if forced is None else forced[0],
+            last_account_key=None if forced is None else forced[1],
             notes=None
             if forced is None
             else f"full recompute of accounts {forced[0]}..{forced[1]}",

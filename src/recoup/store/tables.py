@@ -153,7 +153,7 @@ batch_runs = Table(
     "batch_runs",
     metadata,
     Column("run_id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),  # close
+    Column("kind", String(32), nullable=False),  # close | recompute | first_close
     Column("closed_from", Date, nullable=False),
     Column("closed_through", Date, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
@@ -162,6 +162,9 @@ batch_runs = Table(
     Column("recomputed_accounts", BigInteger, nullable=False, default=0),
     Column("moves", BigInteger, nullable=False, default=0),
     Column("notes", Text, nullable=True),
+    # The account keys a partition run covered (a first close or a full recompute).
+    Column("first_account_key", BigInteger, nullable=True),
+    Column("last_account_key", BigInteger, nullable=True),
 )
 
 # Late fees and penalty interest, one row per installment, kind and run (a penalty row covers
