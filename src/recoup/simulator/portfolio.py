@@ -154,9 +154,7 @@ def simulate_portfolio(
         products_yaml=PRODUCTS_YAML,
         borrowers=borrowers.select(BORROWER_COLUMNS),
         plans=plan_frame.select(PLAN_COLUMNS),
-        payments=_payment_frame(
-            reversal_stream, payments, account_ids, as_of_day, f"P{slice_tag}"
-        ),
+        payments=_payment_frame(reversal_stream, payments, account_ids, as_of_day, f"P{slice_tag}"),
         traits=trait_frame.select(TRAIT_COLUMNS),
         arrears_trace=trace_frame,
     )
