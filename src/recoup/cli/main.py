@@ -16,8 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recoup.cli.collection import CommandRefused
 from recoup.money import MoneyError, parse_cents, parse_rate
 from recoup.products.spec import FeeModel, Product, ProductError, load_catalog
+from recoup.yamlfile import YamlFileError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -374,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, help="default today")
     demo.set_defaults(handler=cmd_demo)
 
+    from recoup.cli.collection import add_commands
+
+    add_commands(commands, _date)
     return parser
 
 
@@ -382,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
-    except (UsageError, ProductError, MoneyError) as exc:
+    except (UsageError, ProductError, MoneyError, YamlFileError, CommandRefused) as exc:
         print(f"recoup {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into `head`

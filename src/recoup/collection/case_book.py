@@ -32,6 +32,7 @@ OPEN_CASE = {
     "segment": pl.String,
     "path": pl.String,
     "path_override": pl.String,
+    "path_since": pl.Date,
     "last_event": pl.String,
     "last_event_on": pl.Date,
     "dispute": pl.Int64,
@@ -47,8 +48,21 @@ OPEN_CASE = {
 
 def accounts_in_collection(conn: Connection) -> pl.DataFrame:
     """The accounts a case may open or close for: past due, overdue, or with an open case."""
-    a, b, c = t.accounts, t.borrowers, t.cases
+    c = t.cases
+    a = t.accounts
     with_case = sa.select(c.c.account_key).where(c.c.status == "open")
+    return _account_state(
+        conn, sa.or_(a.c.dpd > 0, a.c.overdue_cents > 0, a.c.account_key.in_(with_case))
+    )
+
+
+def current_accounts(conn: Connection) -> pl.DataFrame:
+    """The accounts not past due (candidates for early warning)."""
+    return _account_state(conn, t.accounts.c.dpd == 0)
+
+
+def _account_state(conn: Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    a, b = t.accounts, t.borrowers
     query = (
         sa.select(
             a.c.account_key,
@@ -60,7 +74,7 @@ def accounts_in_collection(conn: Connection) -> pl.DataFrame:
             b.c.region,
         )
         .select_from(a.join(b, a.c.borrower_key == b.c.borrower_key))
-        .where(sa.or_(a.c.dpd > 0, a.c.overdue_cents > 0, a.c.account_key.in_(with_case)))
+        .where(where)
     )
     return read_frame(conn, query, ACCOUNT_STATE)
 

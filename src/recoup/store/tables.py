@@ -353,6 +353,11 @@ allocations = Table(
     Column("decision", String(16), nullable=False),
     Column("reason", Text, nullable=False),
     Column("commission_ppm", BigInteger, nullable=True),  # agency commission, parts per million
+    # The owner before this allocation, so that re-running the day starts from the same place.
+    Column("previous_owner", String(64), nullable=True),
+    Column("previous_owner_kind", String(16), nullable=True),
+    Column("previous_team", String(64), nullable=True),
+    Column("previous_owned_since", Date, nullable=True),
     Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
 )
 

@@ -68,6 +68,7 @@ path named 'fast'``). What the rules *mean* day by day is in :mod:`recoup.strate
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -342,7 +343,10 @@ class Strategy:
     events: Mapping[Event, Handler] = field(default_factory=dict)
     unreachable_after_days: int = DEFAULT_UNREACHABLE_AFTER_DAYS
     bucket_names: tuple[str, ...] = DEFAULT_BUCKET_NAMES
+    #: Where the file came from (named in messages) and its text, which a run records so
+    #: that every version that ever ran can be read again.
     source: str = ""
+    text: str = ""
 
     def handler(self, path: str, event: Event) -> tuple[Handler, HandlerOrigin]:
         """The handler of ``event`` on ``path``: the path's own, else the file's default,
@@ -376,11 +380,16 @@ def parse_strategy(
     Raises :class:`~recoup.yamlfile.YamlFileError` naming the line and the field of the first
     problem; nothing is built from a bad file.
     """
-    return validate_strategy(load_located(text, source), buckets=buckets)
+    strategy = validate_strategy(load_located(text, source), buckets=buckets)
+    return dataclasses.replace(strategy, text=text)
 
 
 def load_strategy(path: Path, *, buckets: Sequence[str] = DEFAULT_BUCKET_NAMES) -> Strategy:
-    return validate_strategy(load_located_file(path), buckets=buckets)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return validate_strategy(load_located_file(path), buckets=buckets)  # names the problem
+    return parse_strategy(text, str(path), buckets=buckets)
 
 
 def default_strategy_text() -> str:

@@ -136,6 +136,10 @@ def upgrade() -> None:
         sa.Column("decision", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("commission_ppm", sa.BigInteger(), nullable=True),
+        sa.Column("previous_owner", sa.String(length=64), nullable=True),
+        sa.Column("previous_owner_kind", sa.String(length=16), nullable=True),
+        sa.Column("previous_team", sa.String(length=64), nullable=True),
+        sa.Column("previous_owned_since", sa.Date(), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_key"],

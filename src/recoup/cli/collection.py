@@ -1,0 +1,464 @@
+"""The collection commands: ``strategy``, ``allocate``, ``queue``, ``promise`` and ``case``.
+
+``strategy check`` and ``strategy explain`` read only the file; the others work on the store
+(``RECOUP_DATABASE_URL``) after the day's close. Without ``--strategy`` a run uses the
+strategy shipped with Recoup; ``trace`` and ``results`` use the version that ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from recoup.money import format_cents, parse_cents
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from recoup.strategy import ChallengerResults, Strategy
+
+
+class CommandRefused(Exception):
+    """What the user asked cannot be done; the message says why (exit status 2)."""
+
+
+def _strategy(path: Path | None) -> Strategy:
+    from recoup.strategy import load_strategy, parse_strategy
+    from recoup.strategy.spec import default_strategy_text
+
+    if path is None:
+        return parse_strategy(default_strategy_text(), "recoup/strategy/default.yaml")
+    return load_strategy(path)
+
+
+def _stored_strategy(conn: Connection, strategy_id: str, version: int) -> Strategy | None:
+    import sqlalchemy as sa
+
+    from recoup.store import tables as t
+    from recoup.strategy import parse_strategy
+
+    sv = t.strategy_versions
+    text = conn.execute(
+        sa.select(sv.c.source).where(sv.c.strategy_id == strategy_id, sv.c.version == version)
+    ).scalar()
+    if text is None:
+        return None
+    return parse_strategy(text, f"stored strategy {strategy_id} v{version}")
+
+
+def _engine() -> Any:
+    from recoup.store.engine import open_store
+
+    return open_store()
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+# --------------------------------------------------------------------------- strategy
+
+
+def cmd_strategy_check(args: argparse.Namespace) -> int:
+    strategy = _strategy(args.file)
+    print(
+        f"{args.file}: strategy {strategy.id!r} version {strategy.version} is valid: "
+        f"{len(strategy.segments)} segments, {len(strategy.paths)} paths, "
+        f"{sum(len(p.steps) for p in strategy.paths.values())} steps, "
+        f"{len(strategy.tests)} champion/challenger tests"
+    )
+    return 0
+
+
+def cmd_strategy_explain(args: argparse.Namespace) -> int:
+    from recoup.strategy import explain
+
+    print(explain(_strategy(args.file)))
+    return 0
+
+
+def cmd_strategy_run(args: argparse.Namespace) -> int:
+    from recoup.collection.daily import RunRefused, run_daily_strategy
+
+    strategy = _strategy(args.strategy)
+    try:
+        result = run_daily_strategy(_engine(), strategy, args.as_of)
+    except RunRefused as exc:
+        raise CommandRefused(str(exc)) from None
+    if args.json:
+        _print_json(
+            {
+                "run_id": result.run_id,
+                "as_of": result.as_of.isoformat(),
+                "cases_open": result.cases_open,
+                "opened": result.opened,
+                "closed": dict(result.closed),
+                "promises": dict(result.promises),
+                "actions": dict(result.actions),
+                "without_segment": result.without_segment,
+            }
+        )
+    else:
+        print(result.describe())
+    return 0
+
+
+def cmd_strategy_trace(args: argparse.Namespace) -> int:
+    from recoup.collection.queries import UnknownAccount, trace_account
+
+    engine = _engine()
+    with engine.connect() as conn:
+        strategy = _strategy(args.strategy)
+        if args.strategy is None:
+            strategy = _strategy_of_account(conn, args.account_id) or strategy
+        try:
+            trace = trace_account(conn, strategy, args.account_id)
+        except UnknownAccount as exc:
+            raise CommandRefused(str(exc)) from None
+    decision = trace.plan.decisions.row(0, named=True) if trace.plan is not None else None
+    actions = trace.plan.actions.to_dicts() if trace.plan is not None else []
+    if args.json:
+        _print_json(
+            {
+                "account_id": trace.account_id,
+                "as_of": trace.as_of,
+                "strategy": f"{strategy.id} v{strategy.version}",
+                "case": trace.case,
+                "decision": decision,
+                "actions": actions,
+                "planned": trace.planned.to_dicts(),
+                "events": trace.events.to_dicts(),
+            }
+        )
+        return 0
+    print(
+        f"account {trace.account_id} on {trace.as_of}, strategy {strategy.id} v{strategy.version}"
+    )
+    if trace.case is None:
+        print("  no collection case: the account has never been past due")
+        return 0
+    case = trace.case
+    print(
+        f"  case {case['case_key']}: {case['status']} since {case['opened_on']} "
+        f"({case['opened_because']})"
+        + (f", closed {case['closed_on']} ({case['closed_because']})" if case["closed_on"] else "")
+        + (f"; owner {case['owner']} ({case['owner_kind']})" if case["owner"] else "")
+    )
+    if decision is not None:
+        print(f"  decision: {decision['status']}")
+        print(f"  why: {decision['reason']}")
+        if decision["skipped"]:
+            print(f"  skipped today: {decision['skipped']}")
+        if decision["next_step"]:
+            print(f"  next: {decision['next_step']} on {decision['next_on']}")
+    print("  actions today:" if actions else "  no action today")
+    for action in actions:
+        print(
+            f"    - {action['channel']} {action['template']} ({action['step']}): {action['reason']}"
+        )
+    if trace.events.height:
+        print("  history:")
+        for event in trace.events.iter_rows(named=True):
+            print(f"    {event['happened_on']} {event['kind']}: {event['detail']}")
+    return 0
+
+
+def _strategy_of_account(conn: Connection, account_id: str) -> Strategy | None:
+    import sqlalchemy as sa
+
+    from recoup.store import tables as t
+
+    c, a = t.cases, t.accounts
+    row = conn.execute(
+        sa.select(c.c.strategy_id, c.c.strategy_version)
+        .select_from(c.join(a, c.c.account_key == a.c.account_key))
+        .where(a.c.account_id == account_id, c.c.strategy_id.is_not(None))
+        .order_by(c.c.case_key.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _stored_strategy(conn, row[0], int(row[1]))
+
+
+def cmd_strategy_results(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from recoup.close import last_closed_day
+    from recoup.collection.queries import test_outcomes
+    from recoup.store import tables as t
+    from recoup.strategy import compare_arms
+
+    engine = _engine()
+    with engine.connect() as conn:
+        strategy = _strategy(args.strategy)
+        if args.strategy is None:
+            ac = t.actions
+            ran = conn.execute(
+                sa.select(ac.c.strategy_id, ac.c.strategy_version)
+                .where(ac.c.test_id == args.test)
+                .order_by(ac.c.strategy_version.desc())
+                .limit(1)
+            ).first()
+            if ran is not None:
+                strategy = _stored_strategy(conn, ran[0], int(ran[1])) or strategy
+        test = next((x for x in strategy.tests if x.id == args.test), None)
+        if test is None:
+            known = ", ".join(x.id for x in strategy.tests) or "none"
+            raise CommandRefused(
+                f"strategy {strategy.id!r} v{strategy.version} has no test {args.test!r} "
+                f"(its tests: {known})"
+            )
+        as_of = last_closed_day(conn) or date.today()
+        outcomes = test_outcomes(conn, args.test, as_of)
+    results = compare_arms(outcomes, test)
+    if args.json:
+        _print_json(_results_json(results))
+        return 0
+    print(
+        f"test {test.id} ({strategy.id} v{strategy.version}) through {as_of}: "
+        f"{outcomes.height:,} cases"
+    )
+    for arm in results.arms:
+        if arm.cure_rate is None or arm.cure_interval is None:
+            print(f"  {arm.arm:<12} no cases yet")
+            continue
+        print(
+            f"  {arm.arm:<12} {arm.cases:>8,} cases  cured {arm.cure_rate:6.1%} "
+            f"[{arm.cure_interval.low:.1%}, {arm.cure_interval.high:.1%}]  "
+            f"recovered {format_cents(arm.recovered_cents)}  cost {format_cents(arm.cost_cents)}  "
+            f"contacts {arm.contacts:,}"
+        )
+    for comparison in results.comparisons:
+        if comparison.cure_rate_difference is None or comparison.cure_rate_interval is None:
+            continue
+        verdict = "significant" if comparison.cure_rate_significant else "not significant"
+        print(
+            f"  {comparison.arm} vs {comparison.champion}: cure rate "
+            f"{comparison.cure_rate_difference:+.1%} [{comparison.cure_rate_interval.low:+.1%}, "
+            f"{comparison.cure_rate_interval.high:+.1%}] ({verdict} at "
+            f"{results.confidence:.0%})"
+        )
+    return 0
+
+
+def _results_json(results: ChallengerResults) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(results)
+
+
+# --------------------------------------------------------------------------- allocation
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    from recoup.allocation import default_teams_path, format_summary, load_teams, summarise
+    from recoup.collection.allocation_run import run_allocation
+    from recoup.collection.daily import RunRefused
+
+    config = load_teams(args.teams or default_teams_path())
+    try:
+        run = run_allocation(_engine(), config, args.as_of)
+    except RunRefused as exc:
+        raise CommandRefused(str(exc)) from None
+    print(run.describe())
+    for line in format_summary(summarise(run.allocation, config)):
+        print(f"  {line}")
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from recoup.close import last_closed_day
+    from recoup.collection.allocation_run import collector_queue
+
+    engine = _engine()
+    with engine.connect() as conn:
+        as_of = args.as_of or last_closed_day(conn)
+        if as_of is None:
+            raise CommandRefused("no day has been closed yet")
+        queue = collector_queue(conn, args.collector, as_of)
+    if args.json:
+        _print_json({"owner": args.collector, "as_of": as_of, "cases": queue.to_dicts()})
+        return 0
+    if queue.is_empty():
+        print(f"{args.collector}: no open cases")
+        return 0
+    print(f"{args.collector} on {as_of}: {queue['case_key'].n_unique():,} open cases")
+    for row in queue.iter_rows(named=True):
+        todo = (
+            f"{row['channel']} ({row['step']}) {row['window_start']}-{row['window_end']}"
+            if row["channel"]
+            else "nothing due today"
+        )
+        print(
+            f"  {row['account_id']:<12} {row['bucket']:<4} DPD {row['dpd']:>4}  "
+            f"overdue {format_cents(row['overdue_cents']):>12}  {todo}"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def cmd_promise(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from recoup.store import tables as t
+
+    amount = parse_cents(args.amount)
+    if amount <= 0:
+        raise CommandRefused("--amount: must be positive")
+    engine = _engine()
+    with engine.begin() as conn:
+        case = _open_case(conn, args.account_id)
+        made_on = args.made_on or _last_closed(conn)
+        if args.date < made_on:
+            raise CommandRefused(f"--date {args.date} is before the promise was made ({made_on})")
+        conn.execute(
+            t.promises.insert().values(
+                case_key=case,
+                account_key=sa.select(t.cases.c.account_key)
+                .where(t.cases.c.case_key == case)
+                .scalar_subquery(),
+                made_on=made_on,
+                promised_for=args.date,
+                amount_cents=amount,
+                grace_days=args.grace,
+                made_by=args.by,
+                status="open",
+                paid_cents=0,
+            )
+        )
+        conn.execute(
+            t.cases.update().where(t.cases.c.case_key == case).values(last_progress_on=made_on)
+        )
+        conn.execute(
+            t.case_events.insert().values(
+                case_key=case,
+                happened_on=made_on,
+                kind="promise_made",
+                detail=f"promise to pay {format_cents(amount)} by {args.date}"
+                + (f" (taken by {args.by})" if args.by else ""),
+            )
+        )
+    print(f"promise recorded on case {case}: {format_cents(amount)} by {args.date}")
+    return 0
+
+
+def cmd_case_flag(args: argparse.Namespace) -> int:
+    from recoup.store import tables as t
+
+    values: dict[str, Any] = {}
+    if args.dispute is not None:
+        values["dispute"] = int(args.dispute == "on")
+    if args.vulnerable is not None:
+        values["vulnerable"] = int(args.vulnerable == "on")
+    if args.contacted is not None:
+        values["last_contact_on"] = args.contacted
+    if not values:
+        raise CommandRefused("give --dispute, --vulnerable or --contacted")
+    engine = _engine()
+    with engine.begin() as conn:
+        case = _open_case(conn, args.account_id)
+        conn.execute(t.cases.update().where(t.cases.c.case_key == case).values(**values))
+        day = _last_closed(conn)
+        conn.execute(
+            t.case_events.insert().values(
+                case_key=case,
+                happened_on=day,
+                kind="flags",
+                detail=", ".join(f"{k} {v}" for k, v in values.items()),
+            )
+        )
+    print(f"case {case}: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
+    return 0
+
+
+def _open_case(conn: Connection, account_id: str) -> int:
+    import sqlalchemy as sa
+
+    from recoup.store import tables as t
+
+    c, a = t.cases, t.accounts
+    case = conn.execute(
+        sa.select(c.c.case_key)
+        .select_from(c.join(a, c.c.account_key == a.c.account_key))
+        .where(a.c.account_id == account_id, c.c.status == "open")
+    ).scalar()
+    if case is None:
+        raise CommandRefused(f"account {account_id!r} has no open collection case")
+    return int(case)
+
+
+def _last_closed(conn: Connection) -> date:
+    from recoup.close import last_closed_day
+
+    day = last_closed_day(conn)
+    if day is None:
+        raise CommandRefused("no day has been closed yet")
+    return day
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def add_commands(commands: Any, parse_date: Any) -> None:
+    """Add the collection commands to the ``recoup`` parser's sub-commands."""
+    strategy = commands.add_parser("strategy", help="collection strategies: check, run, trace")
+    sub = strategy.add_subparsers(dest="strategy_command", required=True)
+
+    check = sub.add_parser("check", help="validate a strategy file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=cmd_strategy_check)
+
+    explain = sub.add_parser("explain", help="a strategy file in plain words")
+    explain.add_argument("file", type=Path, nargs="?", help="default: the shipped strategy")
+    explain.set_defaults(handler=cmd_strategy_explain)
+
+    run = sub.add_parser("run", help="open and close cases and plan the day's actions")
+    run.add_argument("--as-of", type=parse_date, required=True, help="the last closed day")
+    run.add_argument("--strategy", type=Path, help="strategy file (default: the shipped one)")
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(handler=cmd_strategy_run)
+
+    trace = sub.add_parser("trace", help="why an account's case gets its actions")
+    trace.add_argument("account_id")
+    trace.add_argument("--strategy", type=Path, help="default: the version that last ran")
+    trace.add_argument("--json", action="store_true")
+    trace.set_defaults(handler=cmd_strategy_trace)
+
+    results = sub.add_parser("results", help="a champion/challenger test's results by arm")
+    results.add_argument("test")
+    results.add_argument("--strategy", type=Path, help="default: the version that ran it")
+    results.add_argument("--json", action="store_true")
+    results.set_defaults(handler=cmd_strategy_results)
+
+    allocate = commands.add_parser("allocate", help="give each open case its owner (分案)")
+    allocate.add_argument("--as-of", type=parse_date, required=True, help="the last closed day")
+    allocate.add_argument("--teams", type=Path, help="teams file (default: the shipped example)")
+    allocate.set_defaults(handler=cmd_allocate)
+
+    queue = commands.add_parser("queue", help="a collector's or agency's work")
+    queue.add_argument("collector")
+    queue.add_argument("--as-of", type=parse_date, help="default: the last closed day")
+    queue.add_argument("--json", action="store_true")
+    queue.set_defaults(handler=cmd_queue)
+
+    promise = commands.add_parser("promise", help="record a promise to pay on an open case")
+    promise.add_argument("account_id")
+    promise.add_argument("--amount", required=True)
+    promise.add_argument("--date", type=parse_date, required=True, help="promised for")
+    promise.add_argument("--made-on", type=parse_date, help="default: the last closed day")
+    promise.add_argument("--grace", type=int, default=1, help="days of grace (default 1)")
+    promise.add_argument("--by", help="who took the promise")
+    promise.set_defaults(handler=cmd_promise)
+
+    case = commands.add_parser("case", help="an open case's flags")
+    case_sub = case.add_subparsers(dest="case_command", required=True)
+    flag = case_sub.add_parser("flag", help="set dispute, vulnerable, or the last contact")
+    flag.add_argument("account_id")
+    flag.add_argument("--dispute", choices=["on", "off"])
+    flag.add_argument("--vulnerable", choices=["on", "off"])
+    flag.add_argument("--contacted", type=parse_date, help="day of the last successful contact")
+    flag.set_defaults(handler=cmd_case_flag)

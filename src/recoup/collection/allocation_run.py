@@ -1,0 +1,261 @@
+"""The daily allocation (分案): give every open case its owner for the day, and record why.
+
+It runs after the strategy run of the same day (a case's queue comes from that day's
+actions) in one transaction and one ``collection_runs`` record. Each decision is kept in
+``allocations`` with the owner the case had before, so running the same day again first
+puts every case back where it was and then decides afresh: the same inputs give the same
+owners, never a second rotation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from recoup.allocation import Allocation, TeamsConfig, allocate
+from recoup.close import last_closed_day
+from recoup.collection.case_book import accounts_in_collection, oldest_unpaid, open_cases
+from recoup.collection.daily import RunRefused
+from recoup.store import tables as t
+from recoup.store.bulk import insert_frame, read_frame, update_from_frame
+
+#: Decisions that change a case's owner, recorded as case events.
+_OWNER_CHANGES = ("assigned", "rotated", "placed", "recalled")
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationRun:
+    run_id: int
+    as_of: date
+    allocation: Allocation
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n:,} {d}" for d, n in sorted(self.allocation.counts().items()))
+        return f"allocation run {self.run_id} for {self.as_of}: {counts or 'no open cases'}"
+
+
+def run_allocation(engine: Engine, config: TeamsConfig, as_of: date) -> AllocationRun:
+    with engine.begin() as conn:
+        closed = last_closed_day(conn)
+        if closed is None or as_of != closed:
+            raise RunRefused(
+                f"allocation runs on the last closed day ({closed or 'none yet'}), after that "
+                "day's strategy run"
+            )
+        run_id = int(
+            conn.execute(
+                t.collection_runs.insert()
+                .values(
+                    kind="allocation",
+                    as_of=as_of,
+                    inputs=json.dumps({"teams_sha256": config.digest}),
+                    started_at=datetime.now(UTC),
+                )
+                .returning(t.collection_runs.c.run_id)
+            ).scalar_one()
+        )
+        _undo_same_day(conn, as_of)
+        cases = allocation_cases(conn, as_of)
+        allocation = allocate(cases, config, as_of)
+        _write(conn, allocation, cases, as_of, run_id)
+        conn.execute(
+            t.collection_runs.update()
+            .where(t.collection_runs.c.run_id == run_id)
+            .values(finished_at=datetime.now(UTC), summary=json.dumps(allocation.counts()))
+        )
+    return AllocationRun(run_id, as_of, allocation)
+
+
+def allocation_cases(conn: Connection, as_of: date) -> pl.DataFrame:
+    """Every open case of a past-due account, with what the allocation reads
+    (:data:`recoup.allocation.CASE_COLUMNS`); the queue is that of the case's most urgent
+    action today, if any names one."""
+    ac = t.actions
+    queues = (
+        read_frame(
+            conn,
+            sa.select(ac.c.case_key, ac.c.queue, ac.c.priority).where(
+                ac.c.planned_for == as_of, ac.c.queue.is_not(None)
+            ),
+            {"case_key": pl.Int64, "queue": pl.String, "priority": pl.Int64},
+        )
+        .sort("case_key", "priority", "queue", descending=[False, True, False])
+        .group_by("case_key", maintain_order=True)
+        .first()
+        .drop("priority")
+    )
+    # An early-warning case of a current account is worked by automated reminders: it needs
+    # an owner only once the account falls past due.
+    return (
+        open_cases(conn)
+        .join(accounts_in_collection(conn), on="account_key", how="inner")
+        .filter(pl.col("dpd") > 0)
+        .join(oldest_unpaid(conn), on="account_key", how="left")
+        .join(queues, on="case_key", how="left")
+        .select(
+            "case_key",
+            "account_key",
+            "bucket",
+            "dpd",
+            pl.col("outstanding_principal_cents").alias("balance_cents"),
+            pl.col("product_id").fill_null(""),
+            pl.lit(None, pl.String).alias("language"),
+            pl.col("owner").alias("current_owner"),
+            "owner_kind",
+            "owned_since",
+            "last_progress_on",
+            "queue",
+        )
+        .sort("case_key")
+    )
+
+
+def _undo_same_day(conn: Connection, as_of: date) -> None:
+    """Put back the owners an earlier allocation of ``as_of`` replaced, and forget it."""
+    al = t.allocations
+    earlier = read_frame(
+        conn,
+        sa.select(
+            al.c.case_key,
+            al.c.previous_owner,
+            al.c.previous_owner_kind,
+            al.c.previous_team,
+            al.c.previous_owned_since,
+        ).where(al.c.as_of == as_of),
+        {
+            "case_key": pl.Int64,
+            "owner": pl.String,
+            "owner_kind": pl.String,
+            "team": pl.String,
+            "owned_since": pl.Date,
+        },
+    )
+    if earlier.is_empty():
+        return
+    update_from_frame(conn, t.cases, earlier, ["case_key"])
+    conn.execute(al.delete().where(al.c.as_of == as_of))
+    ev = t.case_events
+    conn.execute(ev.delete().where(ev.c.happened_on == as_of, ev.c.kind.in_(_OWNER_CHANGES)))
+
+
+def _write(
+    conn: Connection, allocation: Allocation, cases: pl.DataFrame, as_of: date, run_id: int
+) -> None:
+    decided = allocation.cases.join(
+        cases.select(
+            "case_key",
+            pl.col("current_owner").alias("previous_owner"),
+            pl.col("owner_kind").alias("previous_owner_kind"),
+            pl.col("owned_since").alias("previous_owned_since"),
+        ),
+        on="case_key",
+        how="left",
+    )
+    teams = read_frame(
+        conn,
+        sa.select(t.cases.c.case_key, t.cases.c.team).where(t.cases.c.status == "open"),
+        {"case_key": pl.Int64, "previous_team": pl.String},
+    )
+    decided = decided.join(teams, on="case_key", how="left")
+    insert_frame(
+        conn,
+        t.allocations,
+        decided.select(
+            "case_key",
+            pl.lit(as_of).alias("as_of"),
+            "owner",
+            "owner_kind",
+            "team",
+            "decision",
+            "reason",
+            "commission_ppm",
+            "previous_owner",
+            "previous_owner_kind",
+            "previous_team",
+            "previous_owned_since",
+            pl.lit(run_id).alias("run_id"),
+        ),
+    )
+    changed = pl.col("owner").ne_missing(pl.col("previous_owner"))
+    update_from_frame(
+        conn,
+        t.cases,
+        decided.select(
+            "case_key",
+            "owner",
+            "owner_kind",
+            "team",
+            pl.when(changed)
+            .then(pl.lit(as_of))
+            .otherwise(pl.col("previous_owned_since"))
+            .alias("owned_since"),
+        ),
+        ["case_key"],
+    )
+    events = decided.filter(pl.col("decision").is_in(_OWNER_CHANGES)).select(
+        "case_key",
+        pl.lit(as_of).alias("happened_on"),
+        pl.col("decision").alias("kind"),
+        "reason",
+    )
+    if events.height:
+        insert_frame(
+            conn,
+            t.case_events,
+            events.rename({"reason": "detail"}).with_columns(run_id=pl.lit(run_id)),
+        )
+
+
+def collector_queue(conn: Connection, owner: str, as_of: date) -> pl.DataFrame:
+    """An owner's open cases with today's actions, most urgent first."""
+    c, a, ac = t.cases, t.accounts, t.actions
+    cases = read_frame(
+        conn,
+        sa.select(
+            c.c.case_key, a.c.account_id, a.c.bucket, a.c.dpd, a.c.overdue_cents, c.c.owned_since
+        )
+        .select_from(c.join(a, c.c.account_key == a.c.account_key))
+        .where(c.c.status == "open", c.c.owner == owner),
+        {
+            "case_key": pl.Int64,
+            "account_id": pl.String,
+            "bucket": pl.String,
+            "dpd": pl.Int64,
+            "overdue_cents": pl.Int64,
+            "owned_since": pl.Date,
+        },
+    )
+    actions = read_frame(
+        conn,
+        sa.select(
+            ac.c.case_key,
+            ac.c.step,
+            ac.c.channel,
+            ac.c.window_start,
+            ac.c.window_end,
+            ac.c.priority,
+        ).where(
+            ac.c.planned_for == as_of,
+            ac.c.case_key.in_(
+                sa.select(c.c.case_key).where(c.c.status == "open", c.c.owner == owner)
+            ),
+        ),
+        {
+            "case_key": pl.Int64,
+            "step": pl.String,
+            "channel": pl.String,
+            "window_start": pl.String,
+            "window_end": pl.String,
+            "priority": pl.Int64,
+        },
+    )
+    return cases.join(actions, on="case_key", how="left").sort(
+        ["priority", "dpd", "overdue_cents", "case_key"],
+        descending=[True, True, True, False],
+        nulls_last=True,
+    )
