@@ -453,8 +453,20 @@ def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
         .group_by(t.promises.c.case_key),
         {"case_key": pl.Int64, "promise_until": pl.Date},
     )
+    # Unreachable (失联): days without a successful contact since the first call was
+    # planned, or since the last successful contact. Until calls are planned nobody has
+    # tried, so nobody is unreachable.
+    ac = t.actions
+    first_call = read_frame(
+        conn,
+        sa.select(ac.c.case_key, sa.func.min(ac.c.planned_for))
+        .where(ac.c.channel.in_(["call", "field_visit"]), ac.c.planned_for < as_of)
+        .group_by(ac.c.case_key),
+        {"case_key": pl.Int64, "first_call_on": pl.Date},
+    )
     return (
         cases.join(accounts, on="account_key", how="inner")
+        .join(first_call, on="case_key", how="left")
         .join(unpaid, on="account_key", how="left")
         .join(promises, on="case_key", how="left")
         .select(
@@ -477,8 +489,9 @@ def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
             ),
             (pl.col("dispute") == 1).alias("dispute"),
             (pl.col("vulnerable") == 1).alias("vulnerable"),
-            (pl.lit(as_of) - pl.coalesce("last_contact_on", "opened_on"))
+            (pl.lit(as_of) - pl.coalesce("last_contact_on", "first_call_on"))
             .dt.total_days()
+            .fill_null(0)
             .alias("unreachable_days"),
             "promise_until",
             "last_event",
