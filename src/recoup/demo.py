@@ -1,8 +1,9 @@
-"""``recoup demo``: the whole first layer end to end, on the embedded SQLite store.
+"""``recoup demo``: the platform end to end, on the embedded SQLite store.
 
 It simulates a portfolio, imports it into a fresh SQLite database beside the files, closes
-every day through ``as_of`` and prints accounts and balances per bucket and the roll rates of
-the last full month. Nothing needs a server.
+every day through ``as_of``, prints accounts and balances per bucket and the roll rates of
+the last full month, then runs the day's collection strategy (the shipped default) and
+allocates the cases to the example teams. Nothing needs a server.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
+from recoup.allocation import default_teams_path, load_teams
 from recoup.analytics.portfolio import bucket_summary, roll_rates
 from recoup.close import close_through
 from recoup.close.run import month_end
+from recoup.collection.allocation_run import run_allocation
+from recoup.collection.daily import run_daily_strategy
 from recoup.importer import import_directory
 from recoup.money import format_cents
 from recoup.simulator import simulate_portfolio, write_portfolio
@@ -25,6 +29,7 @@ from recoup.store import tables as t
 from recoup.store.bulk import read_frame
 from recoup.store.engine import open_store
 from recoup.store.repository import load_catalog_from_store
+from recoup.strategy import load_default_strategy
 
 
 def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
@@ -54,12 +59,39 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     print()
     print_summary(engine, as_of)
     print()
+
+    clock = time.perf_counter()
+    strategy_run = run_daily_strategy(engine, load_default_strategy(), as_of)
+    print(f"{strategy_run.describe()} ({time.perf_counter() - clock:.1f} s)")
+    clock = time.perf_counter()
+    allocation_run = run_allocation(engine, load_teams(default_teams_path()), as_of)
+    print(f"{allocation_run.describe()} ({time.perf_counter() - clock:.1f} s)")
+    print()
+
     program = sys.argv[0] if sys.argv[0].endswith("recoup") else "recoup"
     example = _an_account_in_arrears(engine) or "<account_id>"
+    owner = _a_busy_collector(engine) or "<collector>"
+    prefix = f"RECOUP_DATABASE_URL={url} {program}"
     print("explore it:")
-    print(f"  RECOUP_DATABASE_URL={url} {program} account show {example}")
-    print(f"  RECOUP_DATABASE_URL={url} {program} account moves {example}")
+    print(f"  {prefix} account show {example}")
+    print(f"  {prefix} account moves {example}")
+    print(f"  {prefix} strategy trace {example}")
+    print(f"  {prefix} queue {owner}")
+    print(f"  {program} strategy explain")
     return 0
+
+
+def _a_busy_collector(engine: sa.Engine) -> str | None:
+    c = t.cases
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(c.c.owner)
+            .where(c.c.status == "open", c.c.owner_kind == "collector")
+            .group_by(c.c.owner)
+            .order_by(sa.func.count().desc(), c.c.owner)
+            .limit(1)
+        ).scalar()
+    return str(value) if value is not None else None
 
 
 def print_summary(engine: sa.Engine, as_of: date) -> None:
