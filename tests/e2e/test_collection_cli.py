@@ -4,12 +4,16 @@ day's strategy and allocation, read a trace and a collector's queue."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from recoup.simulator import simulate_portfolio, write_portfolio
 from recoup.strategy import default_strategy_text
+from tests.differential.portfolio import RandomAccount
 from tests.e2e.test_cli import recoup
+from tests.integration.portfolio_files import write_accounts, write_payments, write_products
+from tests.integration.test_collection import FIRST_DUE, _on_time_payments, _plan
 
 AS_OF = date(2026, 3, 18)  # a Wednesday: the shipped teams work
 
@@ -70,3 +74,95 @@ def test_collection_commands__a_day_from_close_to_a_collectors_queue(tmp_path: P
     assert trace["case"]["owner"] == queue_owner
     assert trace["decision"]["segment"] is not None
     assert "segment" in trace["decision"]["reason"]
+
+
+GOLDEN_STRATEGY = """\
+strategy: {id: golden, version: 3}
+segments:
+  - id: small
+    when: {bucket: [M1], overdue: {max: "50.00"}}
+    path: gentle
+  - id: m1
+    when: {bucket: [M1]}
+    path: calls
+  - id: rest
+    path: gentle
+paths:
+  gentle:
+    steps:
+      - {id: sms, day: 1, from: due_date, channel: sms, template: t_sms}
+  calls:
+    steps:
+      - {id: sms, day: 1, from: due_date, channel: sms, template: t_sms}
+      - {id: call, day: 3, from: due_date, every: 2, until: 29, channel: call,
+         template: t_call, queue: m1-team, priority: 60}
+"""
+
+
+def test_strategy_trace__golden_cases_of_a_small_book(tmp_path: Path) -> None:
+    """Three accounts on one 6-month plan: A1 never pays, A2 pays on time, A3 never pays and
+    has promised to pay. Each trace is worked out by hand from GOLDEN_STRATEGY."""
+    files = tmp_path / "book"
+    files.mkdir()
+    accounts = [
+        RandomAccount(1, [_plan(1)], []),
+        RandomAccount(2, [_plan(2)], _on_time_payments(2)),
+        RandomAccount(3, [_plan(3)], []),
+    ]
+    write_products(files)
+    write_accounts(files, accounts)
+    write_payments(files, [(a.account_key, p) for a in accounts for p in a.payments])
+    (tmp_path / "golden.yaml").write_text(GOLDEN_STRATEGY)
+    day = FIRST_DUE + timedelta(days=5)
+    assert recoup("import", str(files), "--quiet", cwd=tmp_path).returncode == 0
+    assert recoup("close", "--through", day.isoformat(), cwd=tmp_path).returncode == 0
+    promised = recoup(
+        "promise",
+        "A3",
+        "--amount",
+        "100.00",
+        "--date",
+        (day + timedelta(days=2)).isoformat(),
+        cwd=tmp_path,
+    )
+    assert promised.returncode == 2  # no case before the first strategy run
+    run = ("strategy", "run", "--as-of", day.isoformat(), "--strategy", "golden.yaml")
+    assert recoup(*run, cwd=tmp_path).returncode == 0
+    assert (
+        recoup(
+            "promise",
+            "A3",
+            "--amount",
+            "100.00",
+            "--date",
+            (day + timedelta(days=2)).isoformat(),
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    assert recoup(*run, cwd=tmp_path).returncode == 0
+
+    def trace(account: str) -> dict[str, Any]:
+        done = recoup("strategy", "trace", account, "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout))
+
+    # A1: five days after its first due date, past due (M1) and owing far more than 50.00,
+    # so segment m1 (not 'small'); the call repeats on days 3, 5, 7 ... of the due date.
+    a1 = trace("A1")
+    assert a1["strategy"] == "golden v3"
+    decision = a1["decision"]
+    assert (decision["status"], decision["segment"], decision["path"]) == ("act", "m1", "calls")
+    assert [
+        (a["step"], a["channel"], a["template"], a["queue"], a["priority"]) for a in a1["actions"]
+    ] == [("call", "call", "t_call", "m1-team", 60)]
+    assert (decision["next_step"], decision["next_on"]) == ("call", str(day + timedelta(days=2)))
+    assert "segment 'm1'" in decision["reason"]
+    assert [a["step"] for a in a1["planned"]] == ["call"]  # what the run stored
+    # A2 pays on time: never a case.
+    assert trace("A2")["case"] is None
+    # A3 is like A1 but promised to pay in two days: paused, nothing planned.
+    a3 = trace("A3")
+    assert a3["decision"]["status"] == "paused" and a3["actions"] == []
+    assert a3["planned"] == []
+    assert [e["kind"] for e in a3["events"]] == ["opened", "promise_made"]
