@@ -212,3 +212,30 @@ def test_collection__allocation_gives_past_due_cases_owners_and_a_rerun_keeps_th
     assert {k: (v["owner"], v["owned_since"]) for k, v in _cases(book).items()} == owners
     with book.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.allocations)).scalar_one() == 2
+
+
+def test_collection__a_payment_is_credited_to_the_case_owner_of_that_day(
+    book: sa.Engine, tmp_path: Path
+) -> None:
+    day = FIRST_DUE + timedelta(days=40)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    _day_run(book, day)
+    run_allocation(book, load_teams(default_teams_path()), day)
+    owner = _cases(book)["A1"]["owner"]
+    paid_on = day + timedelta(days=1)
+    _payment(book, tmp_path, OraclePayment("PART", 30_000, paid_on), 1)
+    _day_run(book, paid_on)
+    _day_run(book, paid_on + timedelta(days=1))  # a later run credits nothing twice
+    with book.connect() as conn:
+        credits = conn.execute(
+            sa.select(
+                t.payment_credits.c.owner,
+                t.payment_credits.c.amount_cents,
+                t.payment_credits.c.credited_on,
+            )
+        ).all()
+    assert [tuple(c) for c in credits] == [(owner, 30_000, paid_on)]
+    case = _cases(book)["A1"]
+    assert case["last_progress_on"] == paid_on
+    assert (case["last_event"], case["last_event_on"]) == ("partial_payment", paid_on)
