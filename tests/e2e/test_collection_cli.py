@@ -166,3 +166,24 @@ def test_strategy_trace__golden_cases_of_a_small_book(tmp_path: Path) -> None:
     assert a3["decision"]["status"] == "paused" and a3["actions"] == []
     assert a3["planned"] == []
     assert [e["kind"] for e in a3["events"]] == ["opened", "promise_made"]
+
+
+def test_strategy_results__reports_each_arm_of_the_shipped_test(tmp_path: Path) -> None:
+    write_portfolio(simulate_portfolio(1500, 8, AS_OF), tmp_path / "files")
+    assert recoup("import", str(tmp_path / "files"), "--quiet", cwd=tmp_path).returncode == 0
+    for offset in (1, 0):
+        day = (AS_OF - timedelta(days=offset)).isoformat()
+        assert recoup("close", "--through", day, cwd=tmp_path).returncode == 0
+        assert recoup("strategy", "run", "--as-of", day, cwd=tmp_path).returncode == 0
+
+    done = recoup("strategy", "results", "m1-call-timing", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    arms = {arm["arm"]: arm for arm in results["arms"]}
+    assert set(arms) == {"champion", "challenger"}
+    assert sum(arm["cases"] for arm in arms.values()) > 0
+    for arm in arms.values():
+        assert arm["cases"] == 0 or 0 <= arm["cure_interval"]["low"] <= arm["cure_rate"]
+
+    unknown = recoup("strategy", "results", "no-such-test", cwd=tmp_path)
+    assert unknown.returncode == 2 and "m1-call-timing" in unknown.stderr
