@@ -508,7 +508,7 @@ def _close_window(
         )
         results.append(
             (
-                clean_installments,
+                clean_installments.with_columns(pl.lit(0, pl.Int32).alias("settled")),
                 rules(
                     clean_installments.drop("start_date"),
                     clean_accounts.select(
@@ -527,17 +527,22 @@ def _close_window(
         )
     if dirty_accounts.height:
         in_dirty = sa.select(dirty_subquery.c.account_key)
-        dirty_installments = read_frame(
+        # As stored (to write back only what the replay changes), and as the replay starts.
+        stored_installments = read_frame(
             conn,
             installments_query(
                 [
                     i.c.account_key.in_(in_dirty),
                     p.c.start_date <= window_end,
                     p.c.plan_key <= book.max_plan_key,
-                ]
+                ],
+                with_settled=True,
             ),
-            INSTALLMENT_SCHEMA,
-        ).with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in STATE_COLUMNS)
+            INSTALLMENT_SCHEMA | {"settled": pl.Int32},
+        )
+        dirty_installments = stored_installments.drop("settled").with_columns(
+            pl.lit(0, dtype=pl.Int64).alias(c) for c in STATE_COLUMNS
+        )
         dirty_payments = read_frame(
             conn,
             payments_query(
@@ -566,7 +571,7 @@ def _close_window(
         )
         results.append(
             (
-                dirty_installments,
+                stored_installments,
                 rules(
                     dirty_installments.drop("start_date"),
                     replay_from,
@@ -584,7 +589,7 @@ def _close_window(
     if dirty_accounts.height:
         _forget_derived_rows(conn, dirty_subquery)
     for before, result, replayed in results:
-        _write_installments(conn, before, result.installments, replayed)
+        _write_installments(conn, before, result.installments)
         _write_accounts(conn, accounts, result.accounts)
         _write_snapshots(conn, accounts, result.snapshots, run_id, window_end, replayed)
         moves += insert_frame(
@@ -693,30 +698,33 @@ def _forget_derived_rows(conn: Connection, dirty: sa.Subquery) -> None:
         conn.execute(table.delete().where(table.c.account_key.in_(keys)))
 
 
-def _write_installments(
-    conn: Connection, before: pl.DataFrame, after: pl.DataFrame, replayed: bool
-) -> None:
+def _write_installments(conn: Connection, before: pl.DataFrame, after: pl.DataFrame) -> None:
+    """Write back the installments whose amounts or settled flag the rules changed. ``before``
+    holds the rows as stored (with ``settled``): a replay that finds the ledger as it was
+    writes nothing, and a first close leaves untouched the installments not yet due."""
     keyed = after.select(
         "plan_key",
         "period",
         *STATE_COLUMNS,
         pl.col("settled").cast(pl.Int32),
     )
-    if not replayed:
-        # Only rows whose amounts moved are written back.
-        previous = before.select(
-            "plan_key", "period", *[pl.col(c).alias(f"{c}_was") for c in STATE_COLUMNS]
-        )
-        keyed = (
-            keyed.join(previous, on=["plan_key", "period"], how="left")
-            .filter(
-                pl.any_horizontal(pl.col(c) != pl.col(f"{c}_was") for c in STATE_COLUMNS)
-                | pl.col("settled").cast(pl.Boolean)
+    previous = before.select(
+        "plan_key",
+        "period",
+        *[pl.col(c).alias(f"{c}_was") for c in STATE_COLUMNS],
+        pl.col("settled").alias("settled_was"),
+    )
+    changed = (
+        keyed.join(previous, on=["plan_key", "period"], how="left")
+        .filter(
+            pl.any_horizontal(
+                pl.col(c).ne_missing(pl.col(f"{c}_was")) for c in (*STATE_COLUMNS, "settled")
             )
-            .select(keyed.columns)
         )
-    if keyed.height:
-        update_from_frame(conn, t.installments, keyed, ["plan_key", "period"])
+        .select(keyed.columns)
+    )
+    if changed.height:
+        update_from_frame(conn, t.installments, changed, ["plan_key", "period"])
 
 
 _ACCOUNT_STATE = (

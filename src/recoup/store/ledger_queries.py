@@ -30,8 +30,12 @@ PAYMENT_SCHEMA = {
 }
 
 
-def installments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+def installments_query(
+    where: Sequence[sa.ColumnElement[bool]], *, with_settled: bool = False
+) -> sa.Select[tuple[object, ...]]:
+    """Installments with the columns of INSTALLMENT_SCHEMA (and ``settled`` last, if asked)."""
     i, p = t.installments, t.plans
+    settled = [i.c.settled] if with_settled else []
     return (
         sa.select(
             i.c.account_key,
@@ -49,6 +53,7 @@ def installments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tup
             i.c.paid_late_fee_cents,
             i.c.paid_penalty_cents,
             p.c.start_date,
+            *settled,
         )
         .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
         .where(*where)
