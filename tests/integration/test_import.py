@@ -423,3 +423,56 @@ def test_import__only_payments(engine: sa.Engine, tmp_path: Path) -> None:
     )
     summary = import_directory(engine, later, show_progress=False)
     assert summary == ImportSummary(payments_added=1)
+
+
+def test_import__a_big_first_load_rebuilds_the_indexes_and_a_failed_one_keeps_them(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from recoup.simulator import simulate_portfolio, write_portfolio
+    from recoup.store import bulk
+
+    write_portfolio(simulate_portfolio(300, 4, date(2025, 6, 30)), tmp_path / "files")
+    monkeypatch.setattr(bulk, "REBUILD_INDEXES_FROM_ROWS", 1)  # every table of this load
+    real_insert = bulk.insert_frame
+
+    def failing_insert(conn, table, frame, progress=None):  # type: ignore[no-untyped-def]
+        if table is tables.payments:
+            raise RuntimeError("disk full")
+        return real_insert(conn, table, frame, progress)
+
+    import recoup.importer.load as load_module
+
+    monkeypatch.setattr(load_module, "insert_frame", failing_insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_directory(engine, tmp_path / "files", show_progress=False)
+    monkeypatch.setattr(load_module, "insert_frame", real_insert)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.plans)).scalar() == 0
+
+    dropped: list[str] = []
+    real_drop = sa.Index.drop
+
+    def recorded_drop(index, bind, checkfirst=False):  # type: ignore[no-untyped-def]
+        dropped.append(str(index.name))
+        return real_drop(index, bind, checkfirst)
+
+    monkeypatch.setattr(sa.Index, "drop", recorded_drop)
+    import_directory(engine, tmp_path / "files", show_progress=False)
+    assert "ix_installments_open_due" in dropped and "ix_payments_account" in dropped
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+        open_due = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(tables.installments)
+            .where(tables.installments.c.settled == 0)
+        ).scalar()
+    assert open_due == tables_rows(engine, tables.installments) > 0
+
+
+def tables_rows(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())

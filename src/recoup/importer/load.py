@@ -45,6 +45,7 @@ from recoup.importer.issues import ImportIssue, IssueLog
 from recoup.products.spec import ProductCatalog, ProductError, bucket_for_dpd, load_catalog
 from recoup.store import tables as t
 from recoup.store.bulk import (
+    indexes_rebuilt_after,
     insert_frame,
     large_cache,
     read_frame,
@@ -468,7 +469,8 @@ def _write(
             save_catalog(conn, file_catalog)
         for table, frame in inserts:
             bar.set_postfix_str(table.name)
-            insert_frame(conn, table, frame, _advance(bar))
+            with indexes_rebuilt_after(conn, table, frame.height):
+                insert_frame(conn, table, frame, _advance(bar))
             if table is t.borrowers and borrowers is not None and borrowers.updated.height:
                 update_from_frame(conn, t.borrowers, borrowers.updated, ["borrower_key"])
             if table is t.accounts and plans is not None and plans.accounts_reopened.height:
