@@ -227,11 +227,16 @@ def _finished_partitions(conn: Connection, through: date) -> list[tuple[int, int
 def _record_first_close(conn: Connection, first_day: date, through: date, partitions: int) -> None:
     """The run that makes ``through`` the last closed day, once every partition is in."""
     r = t.batch_runs
-    accounts = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(r.c.accounts), 0)).where(
-            r.c.kind == FIRST_CLOSE_PARTITION, r.c.closed_through == through
-        )
-    ).scalar_one()
+    partitions_of_this_close = sa.and_(
+        r.c.kind == FIRST_CLOSE_PARTITION, r.c.closed_through == through
+    )
+    accounts, payment_key, plan_key = conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(r.c.accounts), 0),
+            sa.func.min(r.c.max_payment_key),
+            sa.func.min(r.c.max_plan_key),
+        ).where(partitions_of_this_close)
+    ).one()
     now = datetime.now(UTC)
     conn.execute(
         r.insert().values(
@@ -244,6 +249,9 @@ def _record_first_close(conn: Connection, first_day: date, through: date, partit
             recomputed_accounts=0,
             moves=0,
             notes=f"first close, {partitions} partitions of accounts",
+            # A partition done before a rerun saw fewer rows: the least any partition saw.
+            max_payment_key=payment_key,
+            max_plan_key=plan_key,
         )
     )
 
@@ -300,37 +308,67 @@ def recompute_all(
     return results
 
 
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """The highest payment and plan keys the last close had seen. Keys grow with each
+    import, so a row above the watermark came in after that close: dated on or before the
+    closed day, its account's past changed (a backdated payment, a late plan)."""
+
+    payment_key: int
+    plan_key: int
+
+
+def _watermark(conn: Connection) -> Watermark:
+    """The watermark of the latest close (a first-close partition or a partition of a full
+    recompute sees only its accounts, so it sets none)."""
+    r = t.batch_runs
+    row = conn.execute(
+        sa.select(r.c.max_payment_key, r.c.max_plan_key)
+        .where(r.c.kind != FIRST_CLOSE_PARTITION, r.c.max_payment_key.is_not(None))
+        .order_by(r.c.run_id.desc())
+        .limit(1)
+    ).first()
+    return Watermark(0, 0) if row is None else Watermark(int(row[0]), int(row[1]))
+
+
 def _dirty_accounts(
     last_closed: date | None,
     window_end: date,
     max_payment_key: int,
     max_plan_key: int,
     forced: tuple[int, int] | None = None,
+    seen: Watermark = Watermark(0, 0),
 ) -> sa.Select[tuple[int]]:
-    """Accounts whose past changed since they were closed; they are replayed from the start.
-    Before any close, only reversals make an account replay. ``forced`` is instead a range
-    of account keys to replay whatever happened to them (a partition of a full recompute or
-    of the first close); accounts outside it are other partitions' work."""
+    """Accounts whose past changed since they were closed; they are replayed from the start:
+    a payment or a plan that came in after the last close (above ``seen``) but is dated on
+    or before the last closed day, or a reversal dated in the days being closed. Before any
+    close, only reversals make an account replay. ``forced`` is instead a range of account
+    keys to replay whatever happened to them (a partition of a full recompute or of the
+    first close); accounts outside it are other partitions' work."""
     p, pl_, a = t.payments, t.plans, t.accounts
     if forced is not None:
         return sa.select(a.c.account_key).where(a.c.account_key.between(*forced))
-    known_payment = p.c.payment_key <= max_payment_key
-    reversal = sa.and_(p.c.reverses_payment_id.is_not(None), p.c.paid_on <= window_end)
+    in_window = p.c.paid_on <= window_end
+    if last_closed is not None:
+        in_window = sa.and_(p.c.paid_on > last_closed, in_window)
     selects = [
         sa.select(p.c.account_key).where(
-            known_payment,
-            p.c.closed_run_id.is_(None),
-            reversal if last_closed is None else sa.or_(p.c.paid_on <= last_closed, reversal),
+            p.c.payment_key <= max_payment_key, p.c.reverses_payment_id.is_not(None), in_window
         )
     ]
     if last_closed is not None:
-        selects.append(
+        selects += [
+            sa.select(p.c.account_key).where(
+                p.c.payment_key > seen.payment_key,
+                p.c.payment_key <= max_payment_key,
+                p.c.paid_on <= last_closed,
+            ),
             sa.select(pl_.c.account_key).where(
+                pl_.c.plan_key > seen.plan_key,
                 pl_.c.plan_key <= max_plan_key,
-                pl_.c.closed_run_id.is_(None),
                 pl_.c.start_date <= last_closed,
-            )
-        )
+            ),
+        ]
     return sa.union(*selects)  # type: ignore[return-value]
 
 
@@ -339,8 +377,9 @@ _ANY_KEY = 2**62  # an upper bound above every key: no rows are held back
 
 def _has_pending_recompute(engine: Engine, closed: date) -> bool:
     """Whether an account waits to be recomputed (a close of an already closed day)."""
-    pending = _dirty_accounts(closed, closed, _ANY_KEY, _ANY_KEY).limit(1)
     with engine.connect() as conn:
+        seen = _watermark(conn)
+        pending = _dirty_accounts(closed, closed, _ANY_KEY, _ANY_KEY, None, seen).limit(1)
         return conn.execute(pending).first() is not None
 
 
@@ -376,6 +415,7 @@ def _open_book(
     max_payment_key = conn.execute(sa.select(sa.func.max(pay.c.payment_key))).scalar() or 0
     max_plan_key = conn.execute(sa.select(sa.func.max(p.c.plan_key))).scalar() or 0
     if last_closed is None:
+        keys = sa.select(t.accounts.c.account_key)
         scope: list[sa.ColumnElement[bool]] = []
         installment_scope: list[sa.ColumnElement[bool]] = []
     else:
@@ -384,7 +424,7 @@ def _open_book(
         scope = [t.accounts.c.account_key.in_(keys)]
         installment_scope = [i.c.account_key.in_(keys)]
     accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
-    accounts = _with_tolerance(conn, catalog, accounts, max_plan_key)
+    accounts = _with_tolerance(conn, catalog, accounts, max_plan_key, keys)
     installments = read_frame(
         conn,
         installments_query(
@@ -412,15 +452,22 @@ def _open_book(
 
 
 def _with_tolerance(
-    conn: Connection, catalog: ProductCatalog, accounts: pl.DataFrame, max_plan_key: int
+    conn: Connection,
+    catalog: ProductCatalog,
+    accounts: pl.DataFrame,
+    max_plan_key: int,
+    keys: sa.Select[tuple[int]],
 ) -> pl.DataFrame:
-    """The accounts with their tolerance (the smallest of all their plans' products)."""
+    """The accounts (those of ``keys``) with their tolerance (the smallest of all their
+    plans' products)."""
     p = t.plans
     plans = read_frame(
         conn,
-        sa.select(p.c.account_key, p.c.product_id).where(p.c.plan_key <= max_plan_key),
+        sa.select(p.c.account_key, p.c.product_id).where(
+            p.c.plan_key <= max_plan_key, p.c.account_key.in_(keys)
+        ),
         {"account_key": pl.Int64, "product_id": pl.String},
-    ).join(accounts.select("account_key"), on="account_key", how="semi")
+    )
     return accounts.join(
         account_tolerance(plans, catalog.products), on="account_key", how="left"
     ).with_columns(pl.col("tolerance_cents").fill_null(0))
@@ -439,6 +486,7 @@ def _close_window(
     """Close one window in the caller's transaction. ``forced`` (a range of account keys)
     recomputes those accounts whether or not their past changed (a full recompute)."""
     recompute_only = last_closed is not None and window_start <= last_closed
+    seen = _watermark(conn)  # before this run's own row
     if last_closed is None and forced is not None:
         kind = FIRST_CLOSE_PARTITION
     else:
@@ -449,6 +497,9 @@ def _close_window(
             kind=kind,
             first_account_key=None if forced is None else forced[0],
             last_account_key=None if forced is None else forced[1],
+            # What this run has seen; a partition of a full recompute saw only its accounts.
+            max_payment_key=None if kind == "recompute" and forced else book.max_payment_key,
+            max_plan_key=None if kind == "recompute" and forced else book.max_plan_key,
             notes=None
             if forced is None
             else f"full recompute of accounts {forced[0]}..{forced[1]}",
@@ -463,7 +514,7 @@ def _close_window(
     ).scalar_one()
 
     dirty_select = _dirty_accounts(
-        last_closed, window_end, book.max_payment_key, book.max_plan_key, forced
+        last_closed, window_end, book.max_payment_key, book.max_plan_key, forced, seen
     )
     dirty_keys = read_frame(conn, dirty_select, {"account_key": pl.Int64})["account_key"]
     dirty_keys = dirty_keys.unique()
@@ -492,6 +543,7 @@ def _close_window(
                 ACCOUNT_SCHEMA,
             ),
             book.max_plan_key,
+            sa.select(dirty_subquery.c.account_key),
         )
         if dirty_keys.len()
         else book.accounts.clear()
@@ -599,30 +651,6 @@ def _close_window(
 
     if last_closed is not None and window_end == month_end(window_end):
         _write_quiet_snapshots(conn, run_id, window_end)
-    # A partition marks only its own accounts' rows: a recompute killed between partitions
-    # must leave the other accounts' backdated rows waiting for their own replay.
-    in_partition = [] if forced is None else [pay.c.account_key.between(*forced)]
-    conn.execute(
-        pay.update()
-        .where(
-            pay.c.closed_run_id.is_(None),
-            pay.c.paid_on <= window_end,
-            pay.c.payment_key <= book.max_payment_key,
-            *in_partition,
-        )
-        .values(closed_run_id=run_id)
-    )
-    plan_in_partition = [] if forced is None else [p.c.account_key.between(*forced)]
-    conn.execute(
-        p.update()
-        .where(
-            p.c.closed_run_id.is_(None),
-            p.c.start_date <= window_end,
-            p.c.plan_key <= book.max_plan_key,
-            *plan_in_partition,
-        )
-        .values(closed_run_id=run_id)
-    )
     conn.execute(
         t.batch_runs.update()
         .where(t.batch_runs.c.run_id == run_id)

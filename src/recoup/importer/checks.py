@@ -541,7 +541,6 @@ def check_payments(
             pl.col("reverses").alias("reverses_payment_id"),
             "reversed_on",
             pl.lit(imported_at).dt.cast_time_unit("us").alias("imported_at"),
-            pl.lit(None, dtype=pl.Int32).alias("closed_run_id"),
         ),
         "payment_key",
         next_payment_key,

@@ -496,10 +496,10 @@ def _write(
 def refresh_planner_statistics(engine: sa.Engine) -> None:
     """Let the database's query planner see the tables as they now are.
 
-    Without statistics, SQLite takes ``closed_run_id IS NULL`` for a selective condition and
-    walks millions of unclosed payments to mark one partition's; PostgreSQL's autovacuum
-    would analyze a freshly loaded table only later. A sampled ``ANALYZE`` (SQLite reads at
-    most ``analysis_limit`` rows per index) takes a second or two.
+    Without statistics, SQLite may walk the wrong index of a table millions of rows long;
+    PostgreSQL's autovacuum would analyze a freshly loaded table only later. A sampled
+    ``ANALYZE`` (SQLite reads at most ``analysis_limit`` rows per index) takes a second or
+    two.
     """
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":

@@ -97,7 +97,6 @@ plans = Table(
     Column("term", Integer, nullable=False),
     Column("start_date", Date, nullable=False),
     # The run that first aged this plan; NULL until a close has seen it.
-    Column("closed_run_id", Integer, nullable=True),
     Index("ix_plans_account", "account_key"),
     Index("ix_plans_start_date", "start_date"),
 )
@@ -143,9 +142,7 @@ payments = Table(
     Column("reversed_on", Date, nullable=True),
     Column("imported_at", DateTime(timezone=True), nullable=False),
     # The run that first aged the account with this row; NULL until a close has seen it.
-    Column("closed_run_id", Integer, nullable=True),
     Index("ix_payments_account", "account_key", "paid_on"),
-    Index("ix_payments_unclosed", "closed_run_id"),
     Index("ix_payments_paid_on", "paid_on"),
 )
 
@@ -165,6 +162,9 @@ batch_runs = Table(
     # The account keys a partition run covered (a first close or a full recompute).
     Column("first_account_key", BigInteger, nullable=True),
     Column("last_account_key", BigInteger, nullable=True),
+    # The highest payment and plan keys the run had seen: rows above them came later.
+    Column("max_payment_key", BigInteger, nullable=True),
+    Column("max_plan_key", BigInteger, nullable=True),
 )
 
 # Late fees and penalty interest, one row per installment, kind and run (a penalty row covers
