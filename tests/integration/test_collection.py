@@ -239,3 +239,27 @@ def test_collection__a_payment_is_credited_to_the_case_owner_of_that_day(
     case = _cases(book)["A1"]
     assert case["last_progress_on"] == paid_on
     assert (case["last_event"], case["last_event_on"]) == ("partial_payment", paid_on)
+
+
+def test_collection__an_account_that_slipped_before_gets_an_early_warning_case(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    schedule = build_schedule(PRINCIPAL, 6, START, PRODUCT.monthly_rate, PRODUCT.fee_model)
+    first, second = schedule[0], schedule[1]
+    late = OraclePayment(
+        "LATE", first.principal_cents + first.fee_cents + 10_000, first.due_date + timedelta(days=5)
+    )
+    accounts = [RandomAccount(4, [_plan(4)], [late]), RandomAccount(5, [_plan(5)], [])]
+    directory = tmp_path / "book"
+    directory.mkdir()
+    write_products(directory)
+    write_accounts(directory, accounts)
+    write_payments(directory, [(4, late)])
+    import_directory(store, directory, show_progress=False)
+
+    day = second.due_date - timedelta(days=3)  # A4 is current again, due in three days
+    _day_run(store, day)
+    cases = _cases(store)
+    assert cases["A4"]["opened_because"] == "early_warning"
+    assert cases["A4"]["segment"] == "pre-due-other"  # no risk grade yet: the light path
+    assert cases["A5"]["opened_because"] == "delinquent"

@@ -51,17 +51,13 @@ def accounts_in_collection(conn: Connection) -> pl.DataFrame:
     c = t.cases
     a = t.accounts
     with_case = sa.select(c.c.account_key).where(c.c.status == "open")
-    return _account_state(
+    return account_state(
         conn, sa.or_(a.c.dpd > 0, a.c.overdue_cents > 0, a.c.account_key.in_(with_case))
     )
 
 
-def current_accounts(conn: Connection) -> pl.DataFrame:
-    """The accounts not past due (candidates for early warning)."""
-    return _account_state(conn, t.accounts.c.dpd == 0)
-
-
-def _account_state(conn: Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+def account_state(conn: Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """The accounts that satisfy ``where``, with the columns of ACCOUNT_STATE."""
     a, b = t.accounts, t.borrowers
     query = (
         sa.select(

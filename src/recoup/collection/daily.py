@@ -22,10 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from recoup.cases import case_changes, credit_payments, early_warning_flags, follow_up_promises
+from recoup.cases.early_warning import LEAD_DAYS as EARLY_WARNING_LEAD_DAYS
+from recoup.cases.early_warning import LOOKBACK_DAYS as EARLY_WARNING_LOOKBACK_DAYS
 from recoup.close import last_closed_day
 from recoup.collection.case_book import (
+    account_state,
     accounts_in_collection,
-    current_accounts,
     oldest_unpaid,
     open_cases,
     promises_to_follow,
@@ -262,22 +264,28 @@ def _open_and_close_cases(
 
 
 def _early_warning(conn: Connection, as_of: date) -> pl.DataFrame:
-    """The current accounts flagged by early warning, with their state."""
-    i, m = t.installments, t.bucket_moves
-    current = current_accounts(conn)
+    """The current accounts flagged by early warning, with their state. Only accounts with
+    an installment due within the lead days are read (a few percent of the book)."""
+    i, m, a = t.installments, t.bucket_moves, t.accounts
+    due_soon = sa.and_(
+        i.c.settled == 0,
+        i.c.due_date > as_of,
+        i.c.due_date <= as_of + timedelta(days=EARLY_WARNING_LEAD_DAYS),
+    )
     next_due = read_frame(
         conn,
-        sa.select(i.c.account_key, i.c.due_date).where(
-            i.c.settled == 0, i.c.due_date > as_of, i.c.due_date <= as_of + timedelta(days=31)
-        ),
+        sa.select(i.c.account_key, i.c.due_date).where(due_soon),
         {"account_key": pl.Int64, "due_date": pl.Date},
     )
     moves = read_frame(
         conn,
         sa.select(m.c.account_key, m.c.moved_on, m.c.dpd).where(
-            m.c.moved_on > as_of - timedelta(days=366), m.c.dpd > 0
+            m.c.moved_on > as_of - timedelta(days=EARLY_WARNING_LOOKBACK_DAYS), m.c.dpd > 0
         ),
         {"account_key": pl.Int64, "moved_on": pl.Date, "dpd": pl.Int64},
+    )
+    current = account_state(
+        conn, sa.and_(a.c.dpd == 0, a.c.account_key.in_(sa.select(i.c.account_key).where(due_soon)))
     )
     flagged = early_warning_flags(current.select("account_key", "dpd"), next_due, moves, as_of)
     return current.join(flagged, on="account_key", how="semi")
