@@ -141,6 +141,10 @@ def test_strategy_trace__golden_cases_of_a_small_book(tmp_path: Path) -> None:
         == 0
     )
     assert recoup(*run, cwd=tmp_path).returncode == 0
+    # Without --strategy the strategy in force runs: the one that ran last.
+    again = recoup("strategy", "run", "--as-of", day.isoformat(), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["strategy"] == "golden v3"
 
     def trace(account: str) -> dict[str, Any]:
         done = recoup("strategy", "trace", account, "--json", cwd=tmp_path)

@@ -1,8 +1,9 @@
 """The collection commands: ``strategy``, ``allocate``, ``queue``, ``promise`` and ``case``.
 
 ``strategy check`` and ``strategy explain`` read only the file; the others work on the store
-(``RECOUP_DATABASE_URL``) after the day's close. Without ``--strategy`` a run uses the
-strategy shipped with Recoup; ``trace`` and ``results`` use the version that ran.
+(``RECOUP_DATABASE_URL``) after the day's close. A run with ``--strategy FILE`` puts that
+strategy in force; without it, a run uses the strategy in force (the shipped one before any
+run). ``trace`` and ``results`` use the version that ran.
 """
 
 from __future__ import annotations
@@ -81,11 +82,16 @@ def cmd_strategy_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_strategy_run(args: argparse.Namespace) -> int:
-    from recoup.collection.daily import RunRefused, run_daily_strategy
+    from recoup.collection.daily import RunRefused, run_daily_strategy, strategy_in_force
 
-    strategy = _strategy(args.strategy)
+    engine = _engine()
+    if args.strategy is not None:
+        strategy = _strategy(args.strategy)
+    else:
+        with engine.connect() as conn:
+            strategy = strategy_in_force(conn) or _strategy(None)
     try:
-        result = run_daily_strategy(_engine(), strategy, args.as_of)
+        result = run_daily_strategy(engine, strategy, args.as_of)
     except RunRefused as exc:
         raise CommandRefused(str(exc)) from None
     if args.json:
@@ -93,6 +99,7 @@ def cmd_strategy_run(args: argparse.Namespace) -> int:
             {
                 "run_id": result.run_id,
                 "as_of": result.as_of.isoformat(),
+                "strategy": result.strategy,
                 "cases_open": result.cases_open,
                 "opened": result.opened,
                 "closed": dict(result.closed),
@@ -418,7 +425,12 @@ def add_commands(commands: Any, parse_date: Any) -> None:
 
     run = sub.add_parser("run", help="open and close cases and plan the day's actions")
     run.add_argument("--as-of", type=parse_date, required=True, help="the last closed day")
-    run.add_argument("--strategy", type=Path, help="strategy file (default: the shipped one)")
+    run.add_argument(
+        "--strategy",
+        type=Path,
+        help="strategy file; it stays in force for later runs (default: the one in force, "
+        "else the shipped one)",
+    )
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=cmd_strategy_run)
 

@@ -38,7 +38,7 @@ from recoup.store.bulk import insert_frame, read_frame, update_from_frame
 from recoup.store.ledger_queries import PAYMENT_SCHEMA, payments_query
 from recoup.strategy.evaluate import PathSource
 from recoup.strategy.evaluate import run_strategy as plan_day
-from recoup.strategy.spec import Strategy
+from recoup.strategy.spec import Strategy, parse_strategy
 
 
 class RunRefused(ValueError):
@@ -49,6 +49,7 @@ class RunRefused(ValueError):
 class StrategyRun:
     run_id: int
     as_of: date
+    strategy: str  # "<id> v<version>"
     cases_open: int
     opened: int
     closed: Counter[str] = field(default_factory=Counter)
@@ -61,7 +62,8 @@ class StrategyRun:
         closed = ", ".join(f"{n:,} {why}" for why, n in sorted(self.closed.items())) or "none"
         promises = ", ".join(f"{n:,} {s}" for s, n in sorted(self.promises.items())) or "none"
         return (
-            f"strategy run {self.run_id} for {self.as_of}: {self.cases_open:,} open cases "
+            f"strategy run {self.run_id} for {self.as_of} ({self.strategy}): "
+            f"{self.cases_open:,} open cases "
             f"({self.opened:,} opened; closed: {closed}); promises resolved: {promises}; "
             f"actions: {sum(self.actions.values()):,} ({channels}); "
             f"{self.without_segment:,} cases matched no segment"
@@ -93,6 +95,7 @@ def run_daily_strategy(engine: Engine, strategy: Strategy, as_of: date) -> Strat
         result = StrategyRun(
             run_id=run_id,
             as_of=as_of,
+            strategy=f"{strategy.id} v{strategy.version}",
             cases_open=cases.height,
             opened=opened,
             closed=closed_counts,
@@ -131,6 +134,20 @@ def record_strategy_version(conn: Connection, strategy: Strategy) -> None:
             f"strategy {strategy.id!r} version {strategy.version} already ran with a different "
             "text; give the changed file a new version number"
         )
+    # The strategy in force: the one that ran last, used when a run names no file.
+    this_one = sa.and_(sv.c.strategy_id == strategy.id, sv.c.version == strategy.version)
+    conn.execute(sv.update().values(active=sa.case((this_one, 1), else_=0)))
+
+
+def strategy_in_force(conn: Connection) -> Strategy | None:
+    """The strategy that ran last (``None`` before any run)."""
+    sv = t.strategy_versions
+    row = conn.execute(
+        sa.select(sv.c.strategy_id, sv.c.version, sv.c.source).where(sv.c.active == 1)
+    ).first()
+    if row is None:
+        return None
+    return parse_strategy(row.source, f"stored strategy {row.strategy_id} v{row.version}")
 
 
 def _start_run(conn: Connection, strategy: Strategy, as_of: date) -> int:
