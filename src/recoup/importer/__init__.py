@@ -3,7 +3,7 @@
 ``recoup import DIR`` reads, from ``DIR`` (each file optional; CSV or Parquet, not both):
 
 - ``products.yaml`` (see :mod:`recoup.products.spec`);
-- ``borrowers``: ``borrower_id, name, phone`` and optionally ``email, region, timezone``;
+- ``borrowers``: ``borrower_id, name, phone`` and optionally ``email, region, timezone, address``;
 - ``plans``: ``plan_id, account_id, borrower_id, product_id, principal, term, start_date``;
 - ``payments``: ``payment_id, account_id, amount, paid_on`` and optionally ``reverses``.
 

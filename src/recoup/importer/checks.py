@@ -85,6 +85,7 @@ def check_borrowers(
         ("name", 200),
         ("phone", 400),
         ("email", 400),
+        ("address", 400),
         ("region", 64),
         ("timezone", 64),
     ):
@@ -104,7 +105,7 @@ def check_borrowers(
             zone.is_not_null() & ~zone.is_in(sorted(timezones)),
             pl.format("not a time zone name such as 'Asia/Shanghai': {}", quoted("timezone")),
         )
-    details = ["name", "phone", "email", "region", "timezone"]
+    details = ["name", "phone", "email", "address", "region", "timezone"]
     frame = f.duplicates(frame, "borrower_id", details, "borrower_id", source.unit)
 
     valid = f.valid_rows(frame).join(
@@ -147,6 +148,9 @@ def check_borrowers(
             ),
             with_keys.filter(pl.col("email").is_not_null()).select(
                 "borrower_key", pl.lit("email").alias("kind"), pl.col("email").alias("value")
+            ),
+            with_keys.filter(pl.col("address").is_not_null()).select(
+                "borrower_key", pl.lit("address").alias("kind"), pl.col("address").alias("value")
             ),
         ]
     ).unique(maintain_order=True)

@@ -31,7 +31,9 @@ class FileKind:
         return self.required + self.optional
 
 
-BORROWERS = FileKind("borrowers", ("borrower_id", "name", "phone"), ("email", "region", "timezone"))
+BORROWERS = FileKind(
+    "borrowers", ("borrower_id", "name", "phone"), ("email", "region", "timezone", "address")
+)
 PLANS = FileKind(
     "plans",
     ("plan_id", "account_id", "borrower_id", "product_id", "principal", "term", "start_date"),

@@ -9,7 +9,9 @@ Every value is drawn from the random stream it is given, vectorised with numpy a
 - **email**: the name's pinyin with a few digits at a common mail domain, or a numeric QQ
   mailbox; about 3% of borrowers have none (empty field);
 - **region**: a province-level division, weighted roughly by population;
-- **timezone**: ``Asia/Shanghai`` (China keeps one time zone).
+- **timezone**: ``Asia/Shanghai`` (China keeps one time zone);
+- **address**: a postal address in the province, for letters and field visits. It is made
+  from the row's position, not drawn, so adding it left every other drawn value unchanged.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ MAIL_DOMAINS: tuple[tuple[str, float], ...] = (
 MISSING_EMAIL_SHARE = 0.03
 TIMEZONE = "Asia/Shanghai"
 
+STREETS = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "文化路", "胜利路")
+
 
 def _weights(values: tuple[float, ...]) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
@@ -114,7 +118,8 @@ def _unique_phone_numbers(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def simulate_borrowers(rng: np.random.Generator, borrower_ids: pl.Series) -> pl.DataFrame:
-    """The ``borrowers.csv`` frame: ``borrower_id, name, phone, email, region, timezone``."""
+    """The ``borrowers.csv`` frame: ``borrower_id, name, phone, email, region, timezone,
+    address``."""
     count = len(borrower_ids)
     surname_index = rng.choice(len(SURNAMES), count, p=_weights(tuple(s[2] for s in SURNAMES)))
     first_index = rng.integers(0, len(GIVEN_CHARACTERS), count)
@@ -184,4 +189,11 @@ def simulate_borrowers(rng: np.random.Generator, borrower_ids: pl.Series) -> pl.
         email.alias("email"),
         "region",
         pl.lit(TIMEZONE).alias("timezone"),
+        _address().alias("address"),
     )
+
+
+def _address() -> pl.Expr:
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    street = pl.lit(pl.Series(STREETS)).gather(row % len(STREETS))
+    return pl.format("{}{}{}号{}室", pl.col("region"), street, row * 7 % 389 + 1, row % 30 + 101)

@@ -66,6 +66,11 @@ contact_points = Table(
     Column("value", String(400), nullable=False),
     Column("party", String(16), nullable=False),  # self | guarantor | third_party
     Column("contact_name", String(200), nullable=True),
+    # unverified | verified | wrong_number | disconnected | opted_out: contact outcomes move it
+    Column("status", String(16), nullable=False, server_default="unverified"),
+    Column("source", String(32), nullable=True),  # import, contact (found by a collector) ...
+    Column("verified_on", Date, nullable=True),
+    Column("status_changed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("borrower_key", "kind", "value", name="uq_contact_point"),
 )
 
@@ -318,8 +323,12 @@ actions = Table(
     Column("test_id", String(64), nullable=True),
     Column("arm", String(64), nullable=True),
     Column("reason", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # planned (until the compliance gate)
+    # planned, then the compliance gate's word: allowed | blocked | rescheduled
+    Column("status", String(16), nullable=False),
     Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
+    # When the gate judged the action would happen (UTC), and its stored decision.
+    Column("planned_at", DateTime(timezone=True), nullable=True),
+    Column("decision_key", BigInteger, nullable=True),
     UniqueConstraint("case_key", "planned_for", "step", name="ux_actions_case_day_step"),
     Index("ix_actions_day", "planned_for"),
 )
@@ -372,4 +381,130 @@ payment_credits = Table(
     Column("amount_cents", BigInteger, nullable=False),
     Column("credited_on", Date, nullable=False),
     Index("ix_payment_credits_owner", "owner", "credited_on"),
+)
+
+
+# --- Contact (issue 5) -------------------------------------------------------------------
+# Every contact the gate judged, every attempt and outcome, every message sent, kept with its
+# retention date (``retain_until``; NULL with ``until_settled`` = kept until the debt is settled).
+
+# A borrower's standing flags (dispute, bankruptcy, cease ...): the gate's holds. A flag is
+# cleared, never deleted, so the history of holds stays readable.
+borrower_flags = Table(
+    "borrower_flags",
+    metadata,
+    Column("flag_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("borrower_key", BigInteger, ForeignKey("borrowers.borrower_key"), nullable=False),
+    Column("flag", String(32), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+    Column("set_by", String(64), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("cleared_at", DateTime(timezone=True), nullable=True),
+    Column("cleared_by", String(64), nullable=True),
+    Index(
+        "ux_borrower_flags_active",
+        "borrower_key",
+        "flag",
+        unique=True,
+        postgresql_where=text("cleared_at IS NULL"),
+        sqlite_where=text("cleared_at IS NULL"),
+    ),
+)
+
+contact_decisions = Table(
+    "contact_decisions",
+    metadata,
+    Column("decision_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),  # strategy | queue | manual | outbox
+    Column("account_key", BigInteger, nullable=False),
+    Column("case_key", BigInteger, nullable=True),
+    Column("action_key", BigInteger, nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("party", String(16), nullable=False),
+    Column("to_value", String(400), nullable=False),
+    Column("contact_at", DateTime(timezone=True), nullable=False),
+    Column("profile", String(16), nullable=False),
+    Column("profile_version", String(16), nullable=False),
+    Column("allowed", Integer, nullable=False),
+    Column("violations", Text, nullable=False),  # JSON list of {rule, message}
+    Column("next_allowed_at", DateTime(timezone=True), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("retain_until", Date, nullable=True),
+    Index("ix_contact_decisions_account", "account_key", "contact_at"),
+)
+
+# Attempts and their outcomes (催记): the history the attempt caps count.
+contact_attempts = Table(
+    "contact_attempts",
+    metadata,
+    Column("attempt_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    # A caller-chosen key that makes recording the same outcome twice harmless.
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("account_key", BigInteger, nullable=False),
+    Column("borrower_key", BigInteger, nullable=False),
+    Column("case_key", BigInteger, nullable=True),
+    Column("contact_point_key", BigInteger, nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("party", String(16), nullable=False),
+    Column("to_value", String(400), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("collector", String(64), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("decision_key", BigInteger, nullable=True),
+    Column("message_key", BigInteger, nullable=True),
+    Column("promise_key", BigInteger, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("retain_until", Date, nullable=True),
+    Column("until_settled", Integer, nullable=False, server_default="0"),
+    Index("ix_contact_attempts_borrower", "borrower_key", "at"),
+    Index("ix_contact_attempts_account", "account_key", "at"),
+)
+
+# The outbox: every message and task, sent at most once (``idempotency_key``).
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("account_key", BigInteger, nullable=False),
+    Column("case_key", BigInteger, nullable=True),
+    Column("action_key", BigInteger, nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("party", String(16), nullable=False),
+    Column("to_value", String(400), nullable=False),
+    Column("template", String(128), nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    # queued | blocked | sending | sent | failed | delivered | undeliverable
+    Column("status", String(16), nullable=False),
+    Column("decision_key", BigInteger, nullable=True),
+    Column("provider_id", String(128), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("send_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("retain_until", Date, nullable=True),
+    Index("ix_messages_status", "status", "send_at"),
+    Index("ix_messages_provider", "provider_id"),
+)
+
+# Delivery-status callbacks and inbound replies from the gateways; a duplicate callback is
+# the same (provider_id, status) and is kept once.
+delivery_events = Table(
+    "delivery_events",
+    metadata,
+    Column("event_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("provider_id", String(128), nullable=False),
+    Column("status", String(32), nullable=False),  # delivered | failed | ... | inbound
+    Column("message_key", BigInteger, nullable=True),
+    Column("from_value", String(400), nullable=True),
+    Column("text", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("opt_out", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("provider_id", "status", name="ux_delivery_events_provider_status"),
 )
