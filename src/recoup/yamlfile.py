@@ -10,7 +10,7 @@ Paths are tuples of keys and list indexes, e.g. ``("segments", 1, "path")``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,3 +111,53 @@ def _scalar(node: yaml.Node) -> Any:
         return loader.construct_object(node, deep=True)
     finally:
         loader.dispose()
+
+
+class FieldReader:
+    """The checks every hand-edited file shares: a mapping with its allowed and required
+    fields, a list, a text, a true/false, a whole number in a range. Each failure raises an
+    error naming the file, the line and the field. A file's own reader subclasses it and adds
+    the checks of its domain (buckets, time windows, rule ids ...)."""
+
+    def __init__(self, located: LocatedYaml) -> None:
+        self.located = located
+
+    def fail(self, path: YamlPath, message: str) -> YamlFileError:
+        return self.located.error(path, message)
+
+    def mapping(
+        self, value: Any, path: YamlPath, required: Collection[str], allowed: Collection[str]
+    ) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            fields = ", ".join(sorted(required)) or "its fields"
+            raise self.fail(path, f"must be a mapping with {fields}")
+        for key in value:
+            if str(key) not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail((*path, str(key)), f"unknown field; allowed: {known}")
+        for key in sorted(required):
+            if key not in value:
+                raise self.fail((*path, key), "missing")
+        return {str(k): v for k, v in value.items()}
+
+    def items(self, value: Any, path: YamlPath, *, non_empty: bool) -> list[Any]:
+        if not isinstance(value, list) or (non_empty and not value):
+            raise self.fail(path, "must be a non-empty list" if non_empty else "must be a list")
+        return value
+
+    def text(self, value: Any, path: YamlPath) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"must be a non-empty text, got {value!r}")
+        return value.strip()
+
+    def boolean(self, value: Any, path: YamlPath) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, got {value!r}")
+        return value
+
+    def count(self, value: Any, path: YamlPath, *, minimum: int, maximum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"must be a whole number, got {value!r}")
+        if not minimum <= value <= maximum:
+            raise self.fail(path, f"must be between {minimum} and {maximum}, got {value}")
+        return value

@@ -51,7 +51,7 @@ from typing import Any
 
 from recoup.money import MoneyError, parse_rate
 from recoup.products import DEFAULT_BUCKETS
-from recoup.yamlfile import LocatedYaml, YamlFileError, YamlPath, load_located
+from recoup.yamlfile import FieldReader, LocatedYaml, YamlFileError, YamlPath, load_located
 
 #: The days of the week as the file names them, Monday first (``date.weekday()`` order).
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -220,53 +220,15 @@ _MAX_COUNT = 10_000_000  # a sanity bound on capacities
 _MAX_DAYS = 3650
 
 
-class _Reader:
+class _Reader(FieldReader):
     """Walks the parsed document; every check raises an error naming line and field."""
 
     def __init__(self, located: LocatedYaml, known_products: Collection[str] | None) -> None:
-        self.located = located
+        super().__init__(located)
         self.known_products = None if known_products is None else frozenset(known_products)
         self.buckets: tuple[str, ...] = DEFAULT_BUCKET_NAMES
 
-    def fail(self, path: YamlPath, message: str) -> YamlFileError:
-        return self.located.error(path, message)
-
     # ------------------------------------------------------------------ shapes
-
-    def mapping(
-        self,
-        value: Any,
-        path: YamlPath,
-        required: Collection[str],
-        allowed: Collection[str],
-    ) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            fields = ", ".join(sorted(required)) or "its fields"
-            raise self.fail(path, f"must be a mapping with {fields}")
-        for key in value:
-            if str(key) not in allowed:
-                raise self.fail((*path, str(key)), f"unknown field; allowed: {_join(allowed)}")
-        for key in sorted(required):
-            if key not in value:
-                raise self.fail((*path, key), "missing")
-        return {str(k): v for k, v in value.items()}
-
-    def items(self, value: Any, path: YamlPath, *, non_empty: bool) -> list[Any]:
-        if not isinstance(value, list) or (non_empty and not value):
-            raise self.fail(path, "must be a non-empty list" if non_empty else "must be a list")
-        return value
-
-    def text(self, value: Any, path: YamlPath) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(path, f"must be a non-empty text, got {value!r}")
-        return value.strip()
-
-    def count(self, value: Any, path: YamlPath, *, minimum: int, maximum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"must be a whole number, got {value!r}")
-        if not minimum <= value <= maximum:
-            raise self.fail(path, f"must be between {minimum} and {maximum}, got {value}")
-        return value
 
     def optional_days(self, body: Mapping[str, Any], key: str, path: YamlPath) -> int | None:
         value = body.get(key)
