@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.debian-packages
+# Debian packages the tests and letters need: a CJK font for Chinese letters in PDF, and
+# pdftotext to read a rendered letter back.
+DEBIAN_PACKAGES := fonts-wqy-microhei poppler-utils
 
 .PHONY: demo test lint bench clean
 
@@ -13,10 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(SYSTEM_STAMP): $(STAMP)
+	@if [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && command -v pdftotext >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES); \
+	else \
+		echo "please install the Debian packages $(DEBIAN_PACKAGES) (sudo apt-get install ...)" >&2; exit 1; \
+	fi
+	touch $@
+
+demo: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/recoup demo
 
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
