@@ -2,15 +2,16 @@
 
 It simulates a portfolio, imports it into a fresh SQLite database beside the files, closes
 every day through ``as_of``, prints accounts and balances per bucket and the roll rates of
-the last full month, then runs the day's collection strategy (the shipped default) and
-allocates the cases to the example teams. Nothing needs a server.
+the last full month, then runs the day's collection strategy (the shipped default, every
+action through the China contact gate), allocates the cases to the example teams, and
+renders the allowed messages into the outbox. Nothing needs a server, and nothing is sent.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +23,9 @@ from recoup.close import close_through
 from recoup.close.run import month_end
 from recoup.collection.allocation_run import run_allocation
 from recoup.collection.daily import run_daily_strategy
+from recoup.compliance import shipped_profile
+from recoup.contact.outbox import queue_day_messages
+from recoup.contact.templates import TemplateSet
 from recoup.importer import import_directory
 from recoup.money import format_cents
 from recoup.simulator import simulate_portfolio, write_portfolio
@@ -66,6 +70,12 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     clock = time.perf_counter()
     allocation_run = run_allocation(engine, load_teams(default_teams_path()), as_of)
     print(f"{allocation_run.describe()} ({time.perf_counter() - clock:.1f} s)")
+    clock = time.perf_counter()
+    with engine.begin() as conn:
+        queued = queue_day_messages(
+            conn, as_of, TemplateSet(), shipped_profile("cn"), datetime.now(UTC)
+        )
+    print(f"outbox: {queued.describe()} ({time.perf_counter() - clock:.1f} s)")
     print()
 
     program = sys.argv[0] if sys.argv[0].endswith("recoup") else "recoup"
@@ -77,6 +87,9 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     print(f"  {prefix} account moves {example}")
     print(f"  {prefix} strategy trace {example}")
     print(f"  {prefix} queue {owner}")
+    print(f"  {prefix} contact history {example}")
+    print(f"  {prefix} outbox status")
+    print(f"  {program} policy show --profile cn")
     print(f"  {program} strategy explain")
     return 0
 

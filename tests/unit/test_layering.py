@@ -22,6 +22,7 @@ CORES = [
     "strategy",
     "allocation",
     "cases",
+    "compliance",
 ]
 EDGES = (
     "recoup.store",
@@ -30,8 +31,9 @@ EDGES = (
     "recoup.importer",
     "recoup.demo",
     "recoup.collection",
+    "recoup.contact",
 )
-IO_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
+IO_LIBRARIES = ("sqlalchemy", "alembic", "psycopg", "smtplib", "urllib", "http")
 
 
 def _modules() -> list[Path]:

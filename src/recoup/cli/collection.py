@@ -90,8 +90,10 @@ def cmd_strategy_run(args: argparse.Namespace) -> int:
     else:
         with engine.connect() as conn:
             strategy = strategy_in_force(conn) or _strategy(None)
+    from recoup.cli.contact import profile_named
+
     try:
-        result = run_daily_strategy(engine, strategy, args.as_of)
+        result = run_daily_strategy(engine, strategy, args.as_of, profile_named(args.policy))
     except RunRefused as exc:
         raise CommandRefused(str(exc)) from None
     if args.json:
@@ -106,6 +108,12 @@ def cmd_strategy_run(args: argparse.Namespace) -> int:
                 "promises": dict(result.promises),
                 "actions": dict(result.actions),
                 "without_segment": result.without_segment,
+                "gate": {
+                    "statuses": dict(result.gate.statuses),
+                    "rules": dict(result.gate.rules),
+                }
+                if result.gate
+                else None,
             }
         )
     else:
@@ -309,9 +317,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 
 def cmd_promise(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
-
-    from recoup.store import tables as t
+    from recoup.collection.promises import record_promise
 
     amount = parse_cents(args.amount)
     if amount <= 0:
@@ -322,33 +328,7 @@ def cmd_promise(args: argparse.Namespace) -> int:
         made_on = args.made_on or _last_closed(conn)
         if args.date < made_on:
             raise CommandRefused(f"--date {args.date} is before the promise was made ({made_on})")
-        conn.execute(
-            t.promises.insert().values(
-                case_key=case,
-                account_key=sa.select(t.cases.c.account_key)
-                .where(t.cases.c.case_key == case)
-                .scalar_subquery(),
-                made_on=made_on,
-                promised_for=args.date,
-                amount_cents=amount,
-                grace_days=args.grace,
-                made_by=args.by,
-                status="open",
-                paid_cents=0,
-            )
-        )
-        conn.execute(
-            t.cases.update().where(t.cases.c.case_key == case).values(last_progress_on=made_on)
-        )
-        conn.execute(
-            t.case_events.insert().values(
-                case_key=case,
-                happened_on=made_on,
-                kind="promise_made",
-                detail=f"promise to pay {format_cents(amount)} by {args.date}"
-                + (f" (taken by {args.by})" if args.by else ""),
-            )
-        )
+        record_promise(conn, case, made_on, args.date, amount, args.grace, args.by)
     print(f"promise recorded on case {case}: {format_cents(amount)} by {args.date}")
     return 0
 
@@ -430,6 +410,9 @@ def add_commands(commands: Any, parse_date: Any) -> None:
         type=Path,
         help="strategy file; it stays in force for later runs (default: the one in force, "
         "else the shipped one)",
+    )
+    run.add_argument(
+        "--policy", help="contact policy profile: cn, us, uk or a file (default RECOUP_POLICY, cn)"
     )
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=cmd_strategy_run)

@@ -376,9 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, help="default today")
     demo.set_defaults(handler=cmd_demo)
 
-    from recoup.cli.collection import add_commands
+    from recoup.cli import collection, contact
 
-    add_commands(commands, _date)
+    collection.add_commands(commands, _date)
+    contact.add_commands(commands, _date)
     return parser
 
 

@@ -32,6 +32,8 @@ from recoup.collection.case_book import (
     open_cases,
     promises_to_follow,
 )
+from recoup.compliance import Profile, shipped_profile
+from recoup.contact.gatekeeping import GateSummary, judge_day_actions
 from recoup.ledger.kernel import effective_payments
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
@@ -39,6 +41,9 @@ from recoup.store.ledger_queries import PAYMENT_SCHEMA, payments_query
 from recoup.strategy.evaluate import PathSource
 from recoup.strategy.evaluate import run_strategy as plan_day
 from recoup.strategy.spec import Strategy, parse_strategy
+
+#: An action's status from planning through the contact gate (a later step marks it done).
+GATE_STATUSES = ("planned", "allowed", "blocked", "rescheduled")
 
 
 class RunRefused(ValueError):
@@ -56,6 +61,7 @@ class StrategyRun:
     promises: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
     without_segment: int = 0
+    gate: GateSummary | None = None
 
     def describe(self) -> str:
         channels = ", ".join(f"{n:,} {c}" for c, n in sorted(self.actions.items())) or "none"
@@ -67,11 +73,17 @@ class StrategyRun:
             f"({self.opened:,} opened; closed: {closed}); promises resolved: {promises}; "
             f"actions: {sum(self.actions.values()):,} ({channels}); "
             f"{self.without_segment:,} cases matched no segment"
+            + (f"\n{self.gate.describe()}" if self.gate is not None else "")
         )
 
 
-def run_daily_strategy(engine: Engine, strategy: Strategy, as_of: date) -> StrategyRun:
-    """Run ``strategy`` for ``as_of`` (the last closed day) in one transaction."""
+def run_daily_strategy(
+    engine: Engine, strategy: Strategy, as_of: date, policy: Profile | None = None
+) -> StrategyRun:
+    """Run ``strategy`` for ``as_of`` (the last closed day) in one transaction, and put
+    every planned action through the contact gate of ``policy`` (default: the shipped
+    ``cn`` profile)."""
+    policy = policy or shipped_profile("cn")
     with engine.begin() as conn:
         closed = last_closed_day(conn)
         if closed is None:
@@ -91,6 +103,7 @@ def run_daily_strategy(engine: Engine, strategy: Strategy, as_of: date) -> Strat
         planned = plan_day(cases, strategy, as_of)
         _write_actions(conn, planned.actions, as_of, run_id)
         _write_decisions(conn, planned.decisions, strategy)
+        gate = judge_day_actions(conn, run_id, as_of, policy, datetime.now(UTC))
 
         result = StrategyRun(
             run_id=run_id,
@@ -102,6 +115,7 @@ def run_daily_strategy(engine: Engine, strategy: Strategy, as_of: date) -> Strat
             promises=promise_counts,
             actions=Counter(planned.actions["channel"].to_list()),
             without_segment=planned.decisions.filter(pl.col("status") == "unmatched").height,
+            gate=gate,
         )
         _finish_run(conn, run_id, result)
     return result
@@ -184,6 +198,11 @@ def _finish_run(conn: Connection, run_id: int, result: StrategyRun) -> None:
         "actions": dict(result.actions),
         "without_segment": result.without_segment,
     }
+    if result.gate is not None:
+        summary["gate"] = {
+            "statuses": dict(result.gate.statuses),
+            "rules": dict(result.gate.rules),
+        }
     conn.execute(
         t.collection_runs.update()
         .where(t.collection_runs.c.run_id == run_id)
@@ -530,7 +549,8 @@ def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
 
 def _write_actions(conn: Connection, actions: pl.DataFrame, as_of: date, run_id: int) -> None:
     a = t.actions
-    conn.execute(a.delete().where(a.c.planned_for == as_of, a.c.status == "planned"))
+    # The day's actions are planned again; the contact gate judges them again.
+    conn.execute(a.delete().where(a.c.planned_for == as_of, a.c.status.in_(GATE_STATUSES)))
     if actions.height:
         rows = actions.rename({"as_of": "planned_for"}).with_columns(
             status=pl.lit("planned"), run_id=pl.lit(run_id)
