@@ -410,3 +410,48 @@ def test_callbacks__signed_gateway_reports_reach_the_store_once_and_stop_opts_ou
     assert (status, outcome) == ("undeliverable", "failed")  # the attempt failed after all
     assert events == 2  # one delivery report (its retry kept once) and one reply
     assert point == "opted_out"
+
+
+def test_allocation__an_agency_placement_waits_for_the_outsourcing_notice(
+    book: sa.Engine,  # noqa: F811
+) -> None:
+    from recoup.allocation import default_teams_path, load_teams
+    from recoup.collection.allocation_run import OUTSOURCING_NOTICES, run_allocation
+
+    day = FIRST_DUE + timedelta(days=100)  # A1 and A3 are M4: the shipped teams place them
+    _run(book, day)
+    teams = load_teams(default_teams_path())
+    held = run_allocation(book, teams, day, CN).allocation.cases
+    assert held.get_column("decision").to_list().count("placed") == 0
+    assert all("CN-OUTSOURCE" in reason for reason in held.get_column("reason").to_list())
+
+    c, a = t.cases, t.accounts
+    with book.begin() as conn:  # the notice letter went out a week ago
+        case_key, account_key = conn.execute(
+            sa.select(c.c.case_key, c.c.account_key)
+            .join(a, a.c.account_key == c.c.account_key)
+            .where(a.c.account_id == "A1", c.c.status == "open")
+        ).one()
+        sent_at = datetime.combine(day - timedelta(days=7), datetime.min.time(), UTC)
+        conn.execute(
+            t.messages.insert().values(
+                idempotency_key="notice-A1",
+                account_key=account_key,
+                case_key=case_key,
+                channel="letter",
+                party="self",
+                to_value="上海市人民路1号",
+                template=OUTSOURCING_NOTICES[1],
+                lang="zh-CN",
+                body="...",
+                status="sent",
+                send_at=sent_at,
+                created_at=sent_at,
+                sent_at=sent_at,
+            )
+        )
+    again = run_allocation(book, teams, day, CN).allocation.cases  # the same day, again
+    decisions = dict(zip(again["case_key"].to_list(), again["decision"].to_list(), strict=True))
+    assert decisions[case_key] == "placed"
+    assert len(decisions) == 2
+    assert all(d != "placed" for k, d in decisions.items() if k != case_key)  # A3: no notice

@@ -274,7 +274,9 @@ def cmd_allocate(args: argparse.Namespace) -> int:
 
     config = load_teams(args.teams or default_teams_path())
     try:
-        run = run_allocation(_engine(), config, args.as_of)
+        from recoup.cli.contact import profile_named
+
+        run = run_allocation(_engine(), config, args.as_of, profile_named(args.policy))
     except RunRefused as exc:
         raise CommandRefused(str(exc)) from None
     print(run.describe())
@@ -306,6 +308,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
             if row["channel"]
             else "nothing due today"
         )
+        if row["channel"] and row["status"] not in (None, "allowed"):
+            todo += f" [{row['status']} by the contact gate]"
         print(
             f"  {row['account_id']:<12} {row['bucket']:<4} DPD {row['dpd']:>4}  "
             f"overdue {format_cents(row['overdue_cents']):>12}  {todo}"
@@ -432,6 +436,9 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     allocate = commands.add_parser("allocate", help="give each open case its owner (分案)")
     allocate.add_argument("--as-of", type=parse_date, required=True, help="the last closed day")
     allocate.add_argument("--teams", type=Path, help="teams file (default: the shipped example)")
+    allocate.add_argument(
+        "--policy", help="contact policy profile (outsourcing notice): cn, us, uk or a file"
+    )
     allocate.set_defaults(handler=cmd_allocate)
 
     queue = commands.add_parser("queue", help="a collector's or agency's work")

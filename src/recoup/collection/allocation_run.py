@@ -10,17 +10,19 @@ owners, never a second rotation.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from recoup.allocation import Allocation, TeamsConfig, allocate
+from recoup.allocation.allocate import Decision
 from recoup.close import last_closed_day
 from recoup.collection.case_book import accounts_in_collection, oldest_unpaid, open_cases
 from recoup.collection.daily import RunRefused
+from recoup.compliance import Profile, check_notice, shipped_profile
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
 
@@ -39,7 +41,12 @@ class AllocationRun:
         return f"allocation run {self.run_id} for {self.as_of}: {counts or 'no open cases'}"
 
 
-def run_allocation(engine: Engine, config: TeamsConfig, as_of: date) -> AllocationRun:
+def run_allocation(
+    engine: Engine, config: TeamsConfig, as_of: date, policy: Profile | None = None
+) -> AllocationRun:
+    """Allocate the open cases of ``as_of``; a placement with an agency waits until the
+    borrower was told (the outsourcing notice of ``policy``, default the shipped ``cn``)."""
+    policy = policy or shipped_profile("cn")
     with engine.begin() as conn:
         closed = last_closed_day(conn)
         if closed is None or as_of != closed:
@@ -61,7 +68,9 @@ def run_allocation(engine: Engine, config: TeamsConfig, as_of: date) -> Allocati
         )
         _undo_same_day(conn, as_of)
         cases = allocation_cases(conn, as_of)
-        allocation = allocate(cases, config, as_of)
+        allocation = _hold_placements_without_notice(
+            conn, allocate(cases, config, as_of), cases, as_of, policy
+        )
         _write(conn, allocation, cases, as_of, run_id)
         conn.execute(
             t.collection_runs.update()
@@ -69,6 +78,79 @@ def run_allocation(engine: Engine, config: TeamsConfig, as_of: date) -> Allocati
             .values(finished_at=datetime.now(UTC), summary=json.dumps(allocation.counts()))
         )
     return AllocationRun(run_id, as_of, allocation)
+
+
+#: The templates whose sending tells a borrower their case may go to an agency (CN-OUTSOURCE).
+OUTSOURCING_NOTICES = ("outsourcing_notice", "cn_letter_agency_notice")
+
+
+def _hold_placements_without_notice(
+    conn: Connection,
+    allocation: Allocation,
+    cases: pl.DataFrame,
+    as_of: date,
+    policy: Profile,
+) -> Allocation:
+    """CN-OUTSOURCE: a case is placed with an agency only after an outsourcing notice was
+    sent to the borrower (``notice_days`` before, per the profile). A placement without one
+    is held: the case stays with its owner, and the reason says why."""
+    placed = allocation.cases.filter(pl.col("decision") == Decision.PLACED.value)
+    if placed.height == 0:
+        return allocation
+    m = t.messages
+    sent = read_frame(
+        conn,
+        sa.select(m.c.case_key, m.c.sent_at).where(
+            m.c.case_key.in_(placed.get_column("case_key").to_list()),
+            m.c.template.in_(OUTSOURCING_NOTICES),
+            m.c.status.in_(["sent", "delivered"]),
+        ),
+        {"case_key": pl.Int64, "sent_at": pl.Datetime("us", "UTC")},
+    )
+    notices: dict[int, list[datetime]] = {}
+    for case_key, sent_at in sent.iter_rows():
+        notices.setdefault(case_key, []).append(sent_at)
+    at = datetime.combine(as_of, time(23, 59), UTC)
+    held: dict[int, str] = {}
+    for case_key in placed.get_column("case_key").to_list():
+        blocked = check_notice("outsourcing", notices.get(case_key, []), at, policy)
+        if blocked:
+            held[case_key] = f"placement held: {blocked[0].rule}: {blocked[0].message}"
+    if not held:
+        return allocation
+    teams = read_frame(
+        conn,
+        sa.select(t.cases.c.case_key, t.cases.c.team).where(t.cases.c.case_key.in_(list(held))),
+        {"case_key": pl.Int64, "_team": pl.String},
+    )
+    previous = cases.select(
+        "case_key", pl.col("current_owner").alias("_owner"), pl.col("owner_kind").alias("_kind")
+    ).join(teams, on="case_key", how="left")
+    reasons = pl.DataFrame(
+        {"case_key": list(held), "_reason": list(held.values())},
+        schema={"case_key": pl.Int64, "_reason": pl.String},
+    )
+    is_held = pl.col("_reason").is_not_null()
+    frame = (
+        allocation.cases.join(reasons, on="case_key", how="left")
+        .join(previous, on="case_key", how="left")
+        .with_columns(
+            decision=pl.when(is_held)
+            .then(
+                pl.when(pl.col("_owner").is_not_null())
+                .then(pl.lit(Decision.KEPT.value))
+                .otherwise(pl.lit(Decision.UNALLOCATED.value))
+            )
+            .otherwise(pl.col("decision")),
+            owner=pl.when(is_held).then(pl.col("_owner")).otherwise(pl.col("owner")),
+            owner_kind=pl.when(is_held).then(pl.col("_kind")).otherwise(pl.col("owner_kind")),
+            team=pl.when(is_held).then(pl.col("_team")).otherwise(pl.col("team")),
+            commission_ppm=pl.when(is_held).then(None).otherwise(pl.col("commission_ppm")),
+            reason=pl.when(is_held).then(pl.col("_reason")).otherwise(pl.col("reason")),
+        )
+        .select(allocation.cases.columns)
+    )
+    return replace(allocation, cases=frame)
 
 
 def allocation_cases(conn: Connection, as_of: date) -> pl.DataFrame:
@@ -212,7 +294,8 @@ def _write(
 
 
 def collector_queue(conn: Connection, owner: str, as_of: date) -> pl.DataFrame:
-    """An owner's open cases with today's actions, most urgent first."""
+    """An owner's open cases with today's actions, most urgent first, each with the contact
+    gate's word on it (a blocked call stays listed, so the collector sees why not)."""
     c, a, ac = t.cases, t.accounts, t.actions
     cases = read_frame(
         conn,
@@ -239,6 +322,7 @@ def collector_queue(conn: Connection, owner: str, as_of: date) -> pl.DataFrame:
             ac.c.window_start,
             ac.c.window_end,
             ac.c.priority,
+            ac.c.status,
         ).where(
             ac.c.planned_for == as_of,
             ac.c.case_key.in_(
@@ -252,6 +336,7 @@ def collector_queue(conn: Connection, owner: str, as_of: date) -> pl.DataFrame:
             "window_start": pl.String,
             "window_end": pl.String,
             "priority": pl.Int64,
+            "status": pl.String,  # the contact gate's word: allowed, rescheduled, blocked
         },
     )
     return cases.join(actions, on="case_key", how="left").sort(
