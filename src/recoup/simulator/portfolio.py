@@ -12,7 +12,7 @@ same ``(accounts, seed, as_of)`` gives the same portfolio, byte for byte once wr
 The files (a stable interface; CSV with a header, money as text with two decimals, ISO dates):
 
 - ``products.yaml``: the products file (:mod:`.catalog`);
-- ``borrowers.csv``: ``borrower_id,name,phone,email,region,timezone``;
+- ``borrowers.csv``: ``borrower_id,name,phone,email,region,timezone,address``;
 - ``plans.csv``: ``plan_id,account_id,borrower_id,product_id,principal,term,start_date``;
 - ``payments.csv``: ``payment_id,account_id,amount,paid_on,reverses``;
 - ``traits.csv``: ``borrower_id,ability,willingness,segment``, the hidden traits (for models;
@@ -55,7 +55,7 @@ REVERSED_SHARE = 0.003
 REVERSAL_DELAY_DAYS = (2, 7)
 REPAID_WITHIN_DAYS = 3
 
-BORROWER_COLUMNS = ("borrower_id", "name", "phone", "email", "region", "timezone")
+BORROWER_COLUMNS = ("borrower_id", "name", "phone", "email", "region", "timezone", "address")
 PLAN_COLUMNS = ("plan_id", "account_id", "borrower_id", "product_id", "principal", "term",
                 "start_date")  # fmt: skip
 PAYMENT_COLUMNS = ("payment_id", "account_id", "amount", "paid_on", "reverses")
