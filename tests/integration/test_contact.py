@@ -455,3 +455,26 @@ def test_allocation__an_agency_placement_waits_for_the_outsourcing_notice(
     assert decisions[case_key] == "placed"
     assert len(decisions) == 2
     assert all(d != "placed" for k, d in decisions.items() if k != case_key)  # A3: no notice
+
+
+def test_strategy__a_borrower_left_without_a_working_number_goes_to_skip_trace_next_day(
+    book: sa.Engine,  # noqa: F811
+) -> None:
+    _run(book)
+    with book.begin() as conn:
+        record_outcomes(conn, _calls(1, DAY, [Outcome.WRONG_NUMBER]), CN, NOW)
+    # The flag is set now (NOW): the threshold counts as reached that day.
+    with book.begin() as conn:
+        conn.execute(
+            t.borrower_flags.update().values(set_at=datetime.combine(DAY, datetime.min.time(), UTC))
+        )
+    _run(book, DAY + timedelta(days=1))
+    c, a = t.cases, t.accounts
+    with book.connect() as conn:
+        paths = dict(
+            conn.execute(
+                sa.select(a.c.account_id, c.c.path).join(a, a.c.account_key == c.c.account_key)
+            ).all()
+        )
+    assert paths["A1"] == "skip-trace"
+    assert paths["A3"] != "skip-trace"  # A3's number works: ten days have not passed

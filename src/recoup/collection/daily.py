@@ -99,7 +99,7 @@ def run_daily_strategy(
 
         opened, closed_counts = _open_and_close_cases(conn, strategy, as_of, run_id)
         promise_counts = _follow_up(conn, as_of, previous, run_id)
-        cases = strategy_cases(conn, as_of)
+        cases = strategy_cases(conn, as_of, strategy.unreachable_after_days)
         planned = plan_day(cases, strategy, as_of)
         _write_actions(conn, planned.actions, as_of, run_id)
         _write_decisions(conn, planned.decisions, strategy)
@@ -485,8 +485,15 @@ def _credit(conn: Connection, since: date, as_of: date) -> None:
 # --------------------------------------------------------------------------- planning
 
 
-def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
-    """One row per open case with the columns :func:`recoup.strategy.plan_actions` reads."""
+def strategy_cases(
+    conn: Connection, as_of: date, unreachable_after_days: int | None = None
+) -> pl.DataFrame:
+    """One row per open case with the columns :func:`recoup.strategy.plan_actions` reads.
+
+    With ``unreachable_after_days`` (the strategy's threshold), a borrower the contact
+    outcomes flagged ``unreachable`` (no working number of their own left) counts as having
+    reached it on the day the flag was set: the case takes the skip-trace path at once.
+    """
     cases = open_cases(conn)
     accounts = accounts_in_collection(conn)
     unpaid = oldest_unpaid(conn)
@@ -508,6 +515,18 @@ def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
         .group_by(ac.c.case_key),
         {"case_key": pl.Int64, "first_call_on": pl.Date},
     )
+    days_unreached = (
+        (pl.lit(as_of) - pl.coalesce("last_contact_on", "first_call_on"))
+        .dt.total_days()
+        .fill_null(0)
+    )
+    if unreachable_after_days is not None:
+        flagged = _flagged_unreachable(conn)
+        cases = cases.join(flagged, on="account_key", how="left")
+        since_flag = (pl.lit(as_of) - pl.col("flagged_on")).dt.total_days()
+        days_unreached = pl.max_horizontal(
+            days_unreached, (since_flag + unreachable_after_days).fill_null(0)
+        )
     return (
         cases.join(accounts, on="account_key", how="inner")
         .join(first_call, on="case_key", how="left")
@@ -533,10 +552,7 @@ def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
             ),
             (pl.col("dispute") == 1).alias("dispute"),
             (pl.col("vulnerable") == 1).alias("vulnerable"),
-            (pl.lit(as_of) - pl.coalesce("last_contact_on", "first_call_on"))
-            .dt.total_days()
-            .fill_null(0)
-            .alias("unreachable_days"),
+            days_unreached.alias("unreachable_days"),
             "promise_until",
             "last_event",
             "last_event_on",
@@ -545,6 +561,19 @@ def strategy_cases(conn: Connection, as_of: date) -> pl.DataFrame:
         )
         .sort("case_key")
     )
+
+
+def _flagged_unreachable(conn: Connection) -> pl.DataFrame:
+    """Accounts whose borrower carries an active ``unreachable`` flag, with the flag's day."""
+    f, a = t.borrower_flags, t.accounts
+    return read_frame(
+        conn,
+        sa.select(a.c.account_key, sa.func.min(f.c.set_at))
+        .join(f, f.c.borrower_key == a.c.borrower_key)
+        .where(f.c.flag == "unreachable", f.c.cleared_at.is_(None))
+        .group_by(a.c.account_key),
+        {"account_key": pl.Int64, "flagged_at": pl.Datetime("us", "UTC")},
+    ).select("account_key", pl.col("flagged_at").dt.date().alias("flagged_on"))
 
 
 def _write_actions(conn: Connection, actions: pl.DataFrame, as_of: date, run_id: int) -> None:

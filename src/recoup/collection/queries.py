@@ -71,7 +71,9 @@ def trace_account(conn: Connection, strategy: Strategy, account_id: str) -> Trac
     if case is None:
         empty = pl.DataFrame()
         return Trace(account_id, as_of, None, None, empty, empty)
-    cases = strategy_cases(conn, as_of).filter(pl.col("case_key") == case["case_key"])
+    cases = strategy_cases(conn, as_of, strategy.unreachable_after_days).filter(
+        pl.col("case_key") == case["case_key"]
+    )
     plan = run_strategy(cases, strategy, as_of) if cases.height else None
     ac, ev = t.actions, t.case_events
     planned = read_frame(
