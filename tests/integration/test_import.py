@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from recoup.importer import ImportSummary, import_directory
+from recoup.importer import ImportFailed, ImportSummary, import_directory
 from recoup.ledger.schedule import build_schedule
 from recoup.products.spec import load_catalog
 from recoup.store import tables
@@ -284,6 +284,9 @@ def test_import__writes_every_kind_of_row(engine: sa.Engine, tmp_path: Path) -> 
         (2, "B2", "Han Meimei", None, None),
         (3, "B3", "Wang Fang", "Shanghai", None),
     ]
+    points = {(row[1], row[2], row[3], row[6], row[7]) for row in rows["contact_points"]}
+    assert (1, "phone", "13800000001", "unverified", "import") in points
+    assert (1, "email", "li@example.com", "unverified", "import") in points
     payments = {row[1]: row for row in rows["payments"]}
     assert payments["Y2"][5:7] == (None, date(2024, 4, 5))  # reversed on the reversal's day
     assert payments["R1"][2:7] == (2, 10000, date(2024, 4, 5), "Y2", None)
@@ -293,6 +296,34 @@ def test_import__writes_every_kind_of_row(engine: sa.Engine, tmp_path: Path) -> 
     assert isinstance(stamp, datetime)
     # SQLite hands the UTC time back without its zone, PostgreSQL with it.
     assert (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)) == NOW
+
+
+def test_import__a_postal_address_becomes_the_borrowers_address_contact_point(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    files = portfolio(tmp_path / "in")
+    (files / "borrowers.csv").write_text(
+        "borrower_id,name,phone,address\n"
+        "B1,Li Lei,13800000001,北京市人民路1号101室\n"
+        "B2,Han Meimei,13800000002,\n"
+        "B3,Wang Fang,13800000003,上海市中山路2号\n",
+        encoding="utf-8",
+    )
+    import_directory(engine, files, show_progress=False, now=NOW)
+    c = tables.contact_points
+    with engine.connect() as conn:
+        addresses = conn.execute(
+            sa.select(c.c.borrower_key, c.c.value)
+            .where(c.c.kind == "address")
+            .order_by(c.c.borrower_key)
+        ).all()
+    assert [tuple(a) for a in addresses] == [(1, "北京市人民路1号101室"), (3, "上海市中山路2号")]
+
+    too_long = tmp_path / "long"
+    write_dir(too_long, {"borrowers.csv": "borrower_id,name,phone,address\n" + "B9,X,1,"
+              + "路" * 401 + "\n"})  # fmt: skip
+    with pytest.raises(ImportFailed, match="address"):
+        import_directory(engine, too_long, show_progress=False, now=NOW)
 
 
 def test_import__installments_are_the_plans_schedules(engine: sa.Engine, tmp_path: Path) -> None:

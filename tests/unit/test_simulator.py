@@ -19,7 +19,7 @@ ACCOUNTS = 3_000
 SEED = 11
 
 COLUMNS = {
-    "borrowers.csv": ["borrower_id", "name", "phone", "email", "region", "timezone"],
+    "borrowers.csv": ["borrower_id", "name", "phone", "email", "region", "timezone", "address"],
     "plans.csv": [
         "plan_id",
         "account_id",
@@ -140,6 +140,9 @@ def test_simulator__borrowers_look_like_mainland_customers(files: Path) -> None:
     missing = borrowers["email"].null_count() / ACCOUNTS
     assert 0.01 < missing < 0.06
     assert borrowers["email"].drop_nulls().str.contains(r"^[a-z0-9]+@[a-z0-9.]+$").all()
+    # A postal address in the borrower's own province, for letters and field visits.
+    assert borrowers.select(pl.col("address").str.starts_with(pl.col("region"))).to_series().all()
+    assert borrowers["address"].str.contains(r"路[0-9]+号[0-9]+室$").all()
 
 
 def test_simulator__every_plan_uses_a_product_and_term_of_the_products_file(files: Path) -> None:

@@ -159,7 +159,7 @@ def check_borrowers(
         on=["borrower_key", "kind", "value"],
         how="anti",
         maintain_order="left",
-    ).with_columns(pl.lit("self").alias("party"))
+    ).with_columns(pl.lit("self").alias("party"), pl.lit("import").alias("source"))
     contacts = _numbered(new_contacts, "contact_point_key", next_contact_key)
     return BorrowerRows(frame, added, updated, contacts, keys)
 
