@@ -143,7 +143,5 @@ def test_print_folder__a_resent_letter_overwrites_itself_with_the_same_bytes(
     again = sender.send(letter)
     assert first.ok and again.ok and first.provider_id == again.provider_id
     assert pdf.startswith(b"%PDF")
-    assert sorted(p.name for p in (tmp_path / "print").iterdir()) == [
-        "12_2026-03-18_letter-m2.pdf"
-    ]
+    assert sorted(p.name for p in (tmp_path / "print").iterdir()) == ["12_2026-03-18_letter-m2.pdf"]
     assert (tmp_path / "print" / "12_2026-03-18_letter-m2.pdf").read_bytes() == pdf
