@@ -35,12 +35,16 @@ from recoup.collection.case_book import (
 from recoup.compliance import Profile, shipped_profile
 from recoup.contact.gatekeeping import GateSummary, judge_day_actions
 from recoup.ledger.kernel import effective_payments
+from recoup.scoring.run import latest_scores
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
 from recoup.store.ledger_queries import PAYMENT_SCHEMA, payments_query
 from recoup.strategy.evaluate import PathSource
 from recoup.strategy.evaluate import run_strategy as plan_day
 from recoup.strategy.spec import Strategy, parse_strategy
+
+#: The early-warning grades that open a pre-due case (the riskiest two of the A-E bands).
+EARLY_WARNING_HIGH_GRADES = ("D", "E")
 
 #: An action's status from planning through the contact gate (a later step marks it done).
 GATE_STATUSES = ("planned", "allowed", "blocked", "rescheduled")
@@ -301,7 +305,10 @@ def _open_and_close_cases(
 
 def _early_warning(conn: Connection, as_of: date) -> pl.DataFrame:
     """The current accounts flagged by early warning, with their state. Only accounts with
-    an installment due within the lead days are read (a few percent of the book)."""
+    an installment due within the lead days are read (a few percent of the book).
+
+    With early-warning scores of the last week (``recoup score``), the flag is the model's:
+    grades EARLY_WARNING_HIGH_GRADES. Without, the interim rule of ``recoup.cases``."""
     i, m, a = t.installments, t.bucket_moves, t.accounts
     due_soon = sa.and_(
         i.c.settled == 0,
@@ -323,6 +330,12 @@ def _early_warning(conn: Connection, as_of: date) -> pl.DataFrame:
     current = account_state(
         conn, sa.and_(a.c.dpd == 0, a.c.account_key.in_(sa.select(i.c.account_key).where(due_soon)))
     )
+    scores = latest_scores(conn, as_of).filter(pl.col("kind") == "early_warning")
+    if scores.height:
+        # The early-warning model replaces the interim rule once it scores the book: the
+        # accounts in its high grades are flagged.
+        high = scores.filter(pl.col("grade").is_in(EARLY_WARNING_HIGH_GRADES))
+        return current.join(high, on="account_key", how="semi")
     flagged = early_warning_flags(current.select("account_key", "dpd"), next_due, moves, as_of)
     return current.join(flagged, on="account_key", how="semi")
 
@@ -527,8 +540,26 @@ def strategy_cases(
         days_unreached = pl.max_horizontal(
             days_unreached, (since_flag + unreachable_after_days).fill_null(0)
         )
+    # The grade and score of the account's latest score of the fitting kind (collection for
+    # an account past due, early warning for a current one), if it was scored this week.
+    scores = latest_scores(conn, as_of)
+    graded = (
+        accounts.select("account_key", "dpd")
+        .with_columns(
+            kind=pl.when(pl.col("dpd") > 0)
+            .then(pl.lit("collection"))
+            .otherwise(pl.lit("early_warning"))
+        )
+        .join(scores, on=["account_key", "kind"], how="left")
+        .select(
+            "account_key",
+            pl.col("grade").alias("risk_grade"),
+            pl.col("score").cast(pl.Float64).alias("score"),
+        )
+    )
     return (
         cases.join(accounts, on="account_key", how="inner")
+        .join(graded, on="account_key", how="left")
         .join(first_call, on="case_key", how="left")
         .join(unpaid, on="account_key", how="left")
         .join(promises, on="case_key", how="left")
@@ -545,8 +576,8 @@ def strategy_cases(
             pl.col("product_id").fill_null(""),
             "region",
             pl.lit(None, pl.String).alias("language"),
-            pl.lit(None, pl.String).alias("risk_grade"),
-            pl.lit(None, pl.Float64).alias("score"),
+            "risk_grade",
+            "score",
             ((pl.col("opened_because") == "early_warning") & (pl.col("dpd") == 0)).alias(
                 "early_warning"
             ),

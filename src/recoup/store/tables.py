@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -507,4 +508,45 @@ delivery_events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("opt_out", Integer, nullable=False, server_default="0"),
     UniqueConstraint("provider_id", "status", name="ux_delivery_events_provider_status"),
+)
+
+
+# --- Risk models (issue 6) -------------------------------------------------------------
+# Every trained model is a row: its artifact (the model as JSON text: the scorecard's bins and
+# points, or the booster's text), the fingerprint of the data it learnt from, its features,
+# parameters, metrics and library versions. One champion per kind scores the book.
+risk_models = Table(
+    "risk_models",
+    metadata,
+    Column("model_id", String(80), primary_key=True),
+    Column("kind", String(24), nullable=False),  # early_warning | collection | custom
+    Column("family", String(16), nullable=False),  # scorecard | lightgbm
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # candidate | champion | retired
+    Column("trained_at", DateTime(timezone=True), nullable=False),
+    Column("as_of", Date, nullable=True),  # the last day of history it learnt from
+    Column("data_fingerprint", String(64), nullable=False),
+    Column("features", Text, nullable=False),  # JSON list
+    Column("params", Text, nullable=False),  # JSON
+    Column("metrics", Text, nullable=False),  # JSON: per split, and the reference sample
+    Column("libraries", Text, nullable=False),  # JSON: library versions
+    Column("artifact", Text, nullable=False),  # JSON: the model itself
+    Column("status_changed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("kind", "family", "version", name="ux_risk_models_version"),
+)
+
+# A score per account, kind and day, with the model that produced it.
+risk_scores = Table(
+    "risk_scores",
+    metadata,
+    Column("account_key", BigInteger, primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("kind", String(24), primary_key=True),
+    Column("model_id", String(80), ForeignKey("risk_models.model_id"), nullable=False),
+    Column("score", Integer, nullable=True),  # scorecard points (higher: safer)
+    Column("probability", Float, nullable=False),  # P(bad), calibrated; not money
+    Column("grade", String(8), nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON: the top 3 reason codes
+    Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
+    Index("ix_risk_scores_as_of", "as_of", "kind"),
 )
