@@ -11,6 +11,7 @@ from recoup.risk.challenger import (
     GbmModel,
     fit_gbm,
     platt,
+    stratified_folds,
     stratified_split,
 )
 
@@ -265,3 +266,13 @@ def test_platt__stays_finite_when_the_scores_separate_the_classes() -> None:
     target = np.r_[np.zeros(50), np.ones(50)].astype(np.int64)
     slope, intercept = platt(raw, target)
     assert np.isfinite(slope) and np.isfinite(intercept) and slope > 0
+
+
+def test_stratified_folds__deal_each_class_evenly_and_reproducibly() -> None:
+    target = np.r_[np.zeros(703), np.ones(297)].astype(np.int64)
+    folds = stratified_folds(target, 5, seed=7)
+    bads = np.bincount(folds[target == 1], minlength=5)
+    goods = np.bincount(folds[target == 0], minlength=5)
+    assert bads.max() - bads.min() <= 1 and goods.max() - goods.min() <= 1
+    assert np.array_equal(stratified_folds(target, 5, seed=7), folds)
+    assert not np.array_equal(stratified_folds(target, 5, seed=8), folds)

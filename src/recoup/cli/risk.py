@@ -57,19 +57,12 @@ def cmd_model_train(args: argparse.Namespace) -> int:
 
 
 def _train_on_file(args: argparse.Namespace) -> int:
-    from recoup.risk.tabular import (
-        TableError,
-        read_table,
-        report_document,
-        save_models,
-        train_on_table,
-    )
+    from recoup.risk.tabular import TableError, report_document, save_models, train_on_file
 
     if not args.target:
         raise CommandRefused("--data needs --target COLUMN (the binary target, 1 = bad)")
     try:
-        frame = read_table(args.data)
-        report = train_on_table(frame, args.target, seed=args.seed)
+        report = train_on_file(args.data, args.target, seed=args.seed)
     except TableError as exc:
         raise CommandRefused(str(exc)) from None
     if args.out is not None:

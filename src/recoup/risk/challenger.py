@@ -239,8 +239,10 @@ def fit_gbm(
     Text columns are categorical; ``categorical`` names further columns (integer codes, say)
     to treat as categories. ``params`` overrides `DEFAULT_PARAMS` (LightGBM names;
     ``num_iterations`` caps the rounds, ``early_stopping_round`` sets the patience); the
-    objective, threads and seeds stay fixed. ``calibration_share`` of the rows, stratified and
-    drawn with ``seed``, chooses the number of rounds and fits the calibration.
+    objective, threads and seeds stay fixed. ``calibration_share`` is the size of a held-back
+    fold (0.2: five folds, dealt with ``seed``); the folds choose the number of rounds and fit
+    the calibration (module docstring). Raises `ValueError` for a target that is not 0/1 with
+    enough of each class in every fold, and for unknown or unusable columns.
     """
     y = _binary_target(target, features.height)
     if not 0.0 < calibration_share < 1.0:
@@ -274,7 +276,6 @@ def fit_gbm(
             categorical_feature=categorical_index,
             reference=reference,
             params=settings,
-            free_raw_data=False,
         )
 
     out_of_fold = np.full(len(y), np.nan)
