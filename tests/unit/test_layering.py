@@ -23,6 +23,7 @@ CORES = [
     "allocation",
     "cases",
     "compliance",
+    "risk",
 ]
 EDGES = (
     "recoup.store",
@@ -32,6 +33,7 @@ EDGES = (
     "recoup.demo",
     "recoup.collection",
     "recoup.contact",
+    "recoup.scoring",
 )
 IO_LIBRARIES = ("sqlalchemy", "alembic", "psycopg", "smtplib", "urllib", "http")
 
