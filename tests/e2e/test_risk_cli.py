@@ -59,3 +59,43 @@ def test_model_train_data__a_bad_file_is_refused_naming_what_is_wrong(tmp_path: 
     bad_number = recoup("model", "train", "--data", str(text), "--target", "bad", cwd=tmp_path)
     assert bad_number.returncode == 2
     assert "credit_amount" in bad_number.stderr and "line 18" in bad_number.stderr
+
+
+def test_model_commands__train_on_the_store_score_report_and_monitor(tmp_path: Path) -> None:
+    from datetime import date
+
+    from recoup.simulator import simulate_portfolio, write_portfolio
+
+    as_of = date(2025, 12, 31)
+    write_portfolio(simulate_portfolio(1_200, 5, as_of), tmp_path / "files")
+    assert recoup("import", str(tmp_path / "files"), "--quiet", cwd=tmp_path).returncode == 0
+    assert recoup("close", "--through", as_of.isoformat(), cwd=tmp_path).returncode == 0
+
+    trained = recoup("model", "train", "--kind", "collection", "--months", "6", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "collection-scorecard-v1: test AUC" in trained.stdout
+    assert "collection champion" in trained.stdout
+
+    scored = recoup("score", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert "collection:" in scored.stdout and "collection-scorecard-v1" in scored.stdout
+    assert "early_warning: not scored: no champion" in scored.stdout
+
+    models = json.loads(recoup("model", "list", "--json", cwd=tmp_path).stdout)
+    assert {m["model_id"]: m["status"] for m in models} == {
+        "collection-scorecard-v1": "champion",
+        "collection-lightgbm-v1": "candidate",
+    }
+    report = recoup(
+        "model", "report", "collection-scorecard-v1", "--out", "card.html", cwd=tmp_path
+    )
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "card.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4 and "Scorecard" in page and "Population stability" in page
+
+    drift = recoup("model", "monitor", "--json", cwd=tmp_path)
+    assert drift.returncode == 0, drift.stderr
+    document = json.loads(drift.stdout)
+    assert document["thresholds"] == {"watch": 0.1, "drift": 0.25}
+    assert [m["model_id"] for m in document["models"]] == ["collection-scorecard-v1"]
+    assert set(document["models"][0]["verdicts"].values()) <= {"stable", "watch", "drift"}

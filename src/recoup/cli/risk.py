@@ -89,24 +89,15 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_model_promote(args: argparse.Namespace) -> int:
-    from recoup.scoring.registry import ModelRefused, promote
+def cmd_model_status(args: argparse.Namespace) -> int:
+    """``model promote`` and ``model retire``: one status change in the registry."""
+    from recoup.scoring import registry
 
+    change = registry.promote if args.model_command == "promote" else registry.retire
     try:
         with _engine().begin() as conn:
-            print(promote(conn, args.model_id, datetime.now(UTC)))
-    except ModelRefused as exc:
-        raise CommandRefused(str(exc)) from None
-    return 0
-
-
-def cmd_model_retire(args: argparse.Namespace) -> int:
-    from recoup.scoring.registry import ModelRefused, retire
-
-    try:
-        with _engine().begin() as conn:
-            print(retire(conn, args.model_id, datetime.now(UTC)))
-    except ModelRefused as exc:
+            print(change(conn, args.model_id, datetime.now(UTC)))
+    except registry.ModelRefused as exc:
         raise CommandRefused(str(exc)) from None
     return 0
 
@@ -174,11 +165,11 @@ def add_commands(commands: Any, parse_date: Any) -> None:
 
     promote = sub.add_parser("promote", help="make a model its kind's champion")
     promote.add_argument("model_id")
-    promote.set_defaults(handler=cmd_model_promote)
+    promote.set_defaults(handler=cmd_model_status)
 
     retire = sub.add_parser("retire", help="take a model out of use")
     retire.add_argument("model_id")
-    retire.set_defaults(handler=cmd_model_retire)
+    retire.set_defaults(handler=cmd_model_status)
 
     report = sub.add_parser("report", help="write a model's HTML model card")
     report.add_argument("model_id")
