@@ -1,0 +1,1 @@
+"""Arrangements: repayment plans (restructure / re-age), settlements, waivers and offers."""
