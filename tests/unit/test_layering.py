@@ -24,6 +24,7 @@ CORES = [
     "cases",
     "compliance",
     "risk",
+    "arrangements",
 ]
 EDGES = (
     "recoup.store",

@@ -210,12 +210,12 @@ class Ask:
             raise ValueError(f"share is for waivers and settlements, not {KIND_NOUNS[kind]}")
         if kind is ArrangementKind.PROMISE and self.amount_cents != 0:
             raise ValueError("a promise to pay gives nothing up: amount_cents must be 0")
-        if kind in (ArrangementKind.WAIVER, ArrangementKind.SETTLEMENT):
-            if self.amount_cents > self.balance_cents:
-                raise ValueError(
-                    f"the {_AMOUNT_NOUNS[kind]} {format_cents(self.amount_cents)} is more than "
-                    f"the balance {format_cents(self.balance_cents)}"
-                )
+        gives_up_balance = kind in (ArrangementKind.WAIVER, ArrangementKind.SETTLEMENT)
+        if gives_up_balance and self.amount_cents > self.balance_cents:
+            raise ValueError(
+                f"the {_AMOUNT_NOUNS[kind]} {format_cents(self.amount_cents)} is more than "
+                f"the balance {format_cents(self.balance_cents)}"
+            )
         if kind is ArrangementKind.SETTLEMENT:
             if self.balance_cents == 0:
                 raise ValueError("a settlement needs the balance it discounts")
@@ -323,7 +323,7 @@ def authority_for(matrix: AuthorityMatrix, role: str, ask: Ask) -> Verdict:
     where = f"{role}'s limit for {kind_noun} in {limit.buckets}"
     if over:
         return Verdict(False, limit.rule, f"beyond {where}: {'; '.join(over)}")
-    detail = "; ".join(text for _, text in checks) or "no amounts to check"
+    detail = "; ".join(text for _, text in checks) or "no amount, share or term to check"
     return Verdict(True, limit.rule, f"within {where}: {detail}")
 
 
@@ -663,9 +663,7 @@ class _Reader(FieldReader):
 
     def bucket(self, value: Any, path: YamlPath) -> int:
         if not isinstance(value, str) or value not in self.buckets:
-            raise self.fail(
-                path, f"unknown bucket {value!r}; buckets: {', '.join(self.buckets)}"
-            )
+            raise self.fail(path, f"unknown bucket {value!r}; buckets: {', '.join(self.buckets)}")
         return self.buckets.index(value)
 
     def bucket_range(self, value: Any, path: YamlPath) -> BucketRange:
@@ -675,8 +673,7 @@ class _Reader(FieldReader):
         if hi < lo:
             raise self.fail(
                 (*path, "to"),
-                f"{body['to']} comes before {body['from']}; buckets run "
-                f"{', '.join(self.buckets)}",
+                f"{body['to']} comes before {body['from']}; buckets run {', '.join(self.buckets)}",
             )
         return BucketRange(self.buckets[lo], self.buckets[hi], lo, hi)
 
@@ -684,7 +681,9 @@ class _Reader(FieldReader):
         if isinstance(value, float):
             raise self.fail(path, f'write the amount as quoted text ("{value}") so it stays exact')
         if isinstance(value, bool) or not isinstance(value, str | int):
-            raise self.fail(path, f'must be an amount as quoted text such as "200.00", got {value!r}')
+            raise self.fail(
+                path, f'must be an amount as quoted text such as "200.00", got {value!r}'
+            )
         try:
             cents = parse_cents(value)
         except MoneyError as exc:
@@ -697,7 +696,9 @@ class _Reader(FieldReader):
         """A quoted ``"50%"`` or ``"12.5%"`` as the share 0.5 or 0.125."""
         text = value.strip() if isinstance(value, str) else ""
         if not text.endswith("%"):
-            raise self.fail(path, f'must be a percentage as quoted text such as "20%", got {value!r}')
+            raise self.fail(
+                path, f'must be a percentage as quoted text such as "20%", got {value!r}'
+            )
         try:
             percent = Decimal(text[:-1].strip())
         except InvalidOperation:
@@ -801,4 +802,3 @@ class _Reader(FieldReader):
 
 def _overlap(a: Limit, b: Limit) -> bool:
     return a.buckets.lo <= b.buckets.hi and b.buckets.lo <= a.buckets.hi
-

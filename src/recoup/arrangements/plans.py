@@ -57,7 +57,9 @@ TERM_RULE_ID = "CN-PLAN"
 class PlanRefused(ValueError):
     """A plan that policy does not allow; names the rule, its limit and what was asked."""
 
-    def __init__(self, rule_id: str, message: str, *, limit: object, asked: object) -> None:
+    def __init__(
+        self, rule_id: str, message: str, *, limit: int | Decimal, asked: int | Decimal
+    ) -> None:
         super().__init__(f"{rule_id}: {message}")
         self.rule_id = rule_id
         self.limit = limit
