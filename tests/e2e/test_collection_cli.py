@@ -118,6 +118,7 @@ def test_strategy_trace__golden_cases_of_a_small_book(tmp_path: Path) -> None:
     assert recoup("close", "--through", day.isoformat(), cwd=tmp_path).returncode == 0
     promised = recoup(
         "promise",
+        "add",
         "A3",
         "--amount",
         "100.00",
@@ -131,6 +132,7 @@ def test_strategy_trace__golden_cases_of_a_small_book(tmp_path: Path) -> None:
     assert (
         recoup(
             "promise",
+            "add",
             "A3",
             "--amount",
             "100.00",

@@ -48,7 +48,7 @@ from recoup.arrangements.plans import (
     suggest_term,
 )
 from recoup.ledger.schedule import add_months, amounts
-from recoup.money import round_to_cents
+from recoup.money import format_cents, round_to_cents
 from recoup.products.spec import FeeModel
 
 DEFAULT_MAX_SETTLEMENT_INSTALLMENTS = 6
@@ -200,10 +200,13 @@ def waiver_of(
         )
     if amount > available:
         raise WaiverRefused(
-            f"cannot waive {amount} cents of {component.value}: only {available} cents are owed"
+            f"cannot waive {format_cents(amount)} of {component.value}: only "
+            f"{format_cents(available)} is owed"
         )
     if amount <= 0:
-        raise WaiverRefused(f"a waiver of {component.value} must be positive, got {amount} cents")
+        raise WaiverRefused(
+            f"a waiver of {component.value} must be positive, got {format_cents(amount)}"
+        )
     if not reason.strip():
         raise ValueError("a waiver needs a reason")
     return Waiver(component, amount, expires_on, reason)
@@ -325,8 +328,9 @@ def suggest_offers(
                     p_accept,
                     _expected([lump.amount_cents], p_accept, 1.0),
                     lump,
-                    f"lump sum of {lump.amount_cents} cents, {lump.discount_cents} cents off"
-                    f" ({max_discount_share} of {owed.total})",
+                    f"lump sum of {format_cents(lump.amount_cents)}, "
+                    f"{format_cents(lump.discount_cents)} off "
+                    f"({max_discount_share:.0%} of {format_cents(owed.total)})",
                 )
             )
         if (
@@ -352,8 +356,8 @@ def suggest_offers(
                             p_accept,
                             _expected(cash, p_accept, rules.monthly_keep),
                             short,
-                            f"{n} monthly payments of at most {max(cash)} cents,"
-                            f" {short.discount_cents} cents off",
+                            f"{n} monthly payments of at most {format_cents(max(cash))},"
+                            f" {format_cents(short.discount_cents)} off",
                         )
                     )
                     break
@@ -381,7 +385,7 @@ def suggest_offers(
                     expected,
                     plan,
                     f"{plan.term_months}-month plan, installments of at most"
-                    f" {plan.largest_installment_cents} cents, APR {plan.apr:.4f}",
+                    f" {format_cents(plan.largest_installment_cents)}, APR {plan.apr:.2%}",
                 )
             )
 
@@ -394,7 +398,7 @@ def suggest_offers(
                 p_cure,
                 _expected([owed.overdue], p_cure, 1.0),
                 promise,
-                f"promise to pay the overdue {owed.overdue} cents by {promise.due_on}",
+                f"promise to pay the overdue {format_cents(owed.overdue)} by {promise.due_on}",
             )
         )
 

@@ -337,6 +337,53 @@ def cmd_promise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promise_list(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from recoup.store import tables as t
+
+    if not args.account_id and not args.by:
+        raise CommandRefused("give an account, or --by COLLECTOR")
+    pr, a = t.promises, t.accounts
+    query = (
+        sa.select(
+            a.c.account_id,
+            pr.c.made_on,
+            pr.c.promised_for,
+            pr.c.amount_cents,
+            pr.c.paid_cents,
+            pr.c.status,
+            pr.c.resolved_on,
+            pr.c.made_by,
+        )
+        .join(a, a.c.account_key == pr.c.account_key)
+        .order_by(pr.c.made_on, pr.c.promise_key)
+    )
+    if args.account_id:
+        query = query.where(a.c.account_id == args.account_id)
+    if args.by:
+        query = query.where(pr.c.made_by == args.by)
+    with _engine().connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no promises")
+        return 0
+    kept = sum(r["status"] == "kept" for r in rows)
+    judged = sum(r["status"] in ("kept", "partly_kept", "broken") for r in rows)
+    for r in rows:
+        print(
+            f"{r['account_id']:<12} made {r['made_on']} for {r['promised_for']} "
+            f"{format_cents(r['amount_cents']):>12} paid {format_cents(r['paid_cents']):>12} "
+            f"{r['status']:<12} {r['made_by'] or ''}"
+        )
+    if judged:
+        print(f"kept {kept} of {judged} judged promises ({kept / judged:.0%})")
+    return 0
+
+
 def cmd_case_flag(args: argparse.Namespace) -> int:
     from recoup.store import tables as t
 
@@ -447,14 +494,21 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     queue.add_argument("--json", action="store_true")
     queue.set_defaults(handler=cmd_queue)
 
-    promise = commands.add_parser("promise", help="record a promise to pay on an open case")
-    promise.add_argument("account_id")
-    promise.add_argument("--amount", required=True)
-    promise.add_argument("--date", type=parse_date, required=True, help="promised for")
-    promise.add_argument("--made-on", type=parse_date, help="default: the last closed day")
-    promise.add_argument("--grace", type=int, default=1, help="days of grace (default 1)")
-    promise.add_argument("--by", help="who took the promise")
-    promise.set_defaults(handler=cmd_promise)
+    promise = commands.add_parser("promise", help="promises to pay (承诺还款): add, list")
+    promise_sub = promise.add_subparsers(dest="promise_command", required=True)
+    add = promise_sub.add_parser("add", help="record a promise to pay on an open case")
+    add.add_argument("account_id")
+    add.add_argument("--amount", required=True)
+    add.add_argument("--date", type=parse_date, required=True, help="promised for")
+    add.add_argument("--made-on", type=parse_date, help="default: the last closed day")
+    add.add_argument("--grace", type=int, default=1, help="days of grace (default 1)")
+    add.add_argument("--by", help="who took the promise")
+    add.set_defaults(handler=cmd_promise)
+    listing = promise_sub.add_parser("list", help="promises of an account or a collector")
+    listing.add_argument("account_id", nargs="?")
+    listing.add_argument("--by", help="the collector who took them")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_promise_list)
 
     case = commands.add_parser("case", help="an open case's flags")
     case_sub = case.add_subparsers(dest="case_command", required=True)

@@ -376,9 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, help="default today")
     demo.set_defaults(handler=cmd_demo)
 
-    from recoup.cli import collection, contact, risk
+    from recoup.cli import arrangements, collection, contact, risk
 
     collection.add_commands(commands, _date)
+    arrangements.add_commands(commands, _date)
     contact.add_commands(commands, _date)
     risk.add_commands(commands, _date)
     return parser

@@ -550,3 +550,54 @@ risk_scores = Table(
     Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
     Index("ix_risk_scores_as_of", "as_of", "kind"),
 )
+
+
+# --- Arrangements (issue 7) --------------------------------------------------------------
+# Every ask for a concession (a waiver, a settlement, a plan) and its approval record: granted
+# at once within the requester's authority, or a request that approvers decide. Steps are
+# appended, never edited.
+arrangement_requests = Table(
+    "arrangement_requests",
+    metadata,
+    Column("request_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("kind", String(16), nullable=False),  # promise | plan | settlement | waiver
+    Column("bucket", String(32), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),  # what the lender gives up
+    Column("balance_cents", BigInteger, nullable=False),
+    Column("share", String(40), nullable=True),  # a Decimal, as text
+    Column("term_months", Integer, nullable=True),
+    Column("detail", Text, nullable=False),  # JSON: the component waived, the offer ...
+    Column("requested_by", String(64), nullable=False),
+    Column("requester_role", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "status", String(16), nullable=False
+    ),  # pending | approved | rejected | expired | granted
+    Column("approvals_needed", Integer, nullable=False),
+    Column("matrix_version", String(16), nullable=False),
+    Column("verdict_allowed", Integer, nullable=False),  # the requester's own authority
+    Column("verdict_rule", String(80), nullable=False),
+    Column("verdict_reason", Text, nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_arrangement_requests_status", "status", "created_at"),
+    Index("ix_arrangement_requests_account", "account_key"),
+)
+
+arrangement_steps = Table(
+    "arrangement_steps",
+    metadata,
+    Column("step_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column(
+        "request_key",
+        BigInteger,
+        ForeignKey("arrangement_requests.request_key"),
+        nullable=False,
+    ),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(16), nullable=False),  # grant | approve | reject
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_arrangement_steps_request", "request_key"),
+)
