@@ -27,7 +27,7 @@ $(SYSTEM_STAMP): $(STAMP)
 	fi
 	touch $@
 
-demo: $(STAMP) $(SYSTEM_STAMP)
+demo: $(STAMP)
 	$(BIN)/recoup demo
 
 test: $(STAMP) $(SYSTEM_STAMP)
