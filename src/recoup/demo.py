@@ -4,7 +4,9 @@ It simulates a portfolio, imports it into a fresh SQLite database beside the fil
 every day through ``as_of``, prints accounts and balances per bucket and the roll rates of
 the last full month, then runs the day's collection strategy (the shipped default, every
 action through the China contact gate), allocates the cases to the example teams, and
-renders the allowed messages into the outbox. Nothing needs a server, and nothing is sent.
+renders the allowed messages into the outbox. Before the strategy it trains the collection and
+early-warning models on the book's own history and scores the book, so the strategy works on
+risk grades. Nothing needs a server, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from recoup.contact.outbox import queue_day_messages
 from recoup.contact.templates import TemplateSet
 from recoup.importer import import_directory
 from recoup.money import format_cents
+from recoup.scoring.registry import ModelRefused
+from recoup.scoring.run import score_book
+from recoup.scoring.training import train_from_store
 from recoup.simulator import simulate_portfolio, write_portfolio
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
@@ -64,6 +69,19 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     print_summary(engine, as_of)
     print()
 
+    for kind in ("collection", "early_warning"):
+        clock = time.perf_counter()
+        try:
+            trained = train_from_store(engine, kind, as_of, datetime.now(UTC), months=6)
+        except (ModelRefused, ValueError) as exc:  # a book too young or too small to learn
+            print(f"{kind} models not trained: {exc}")
+            continue
+        print(f"{kind} models ({time.perf_counter() - clock:.1f} s): {trained.describe()}")
+    clock = time.perf_counter()
+    print(f"{score_book(engine, as_of, datetime.now(UTC)).describe()} "
+          f"({time.perf_counter() - clock:.1f} s)")  # fmt: skip
+    print()
+
     clock = time.perf_counter()
     strategy_run = run_daily_strategy(engine, load_default_strategy(), as_of)
     print(f"{strategy_run.describe()} ({time.perf_counter() - clock:.1f} s)")
@@ -89,6 +107,9 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     print(f"  {prefix} queue {owner}")
     print(f"  {prefix} contact history {example}")
     print(f"  {prefix} outbox status")
+    print(f"  {prefix} model list")
+    print(f"  {prefix} model report collection-scorecard-v1")
+    print(f"  {prefix} offers {example}")
     print(f"  {program} policy show --profile cn")
     print(f"  {program} strategy explain")
     return 0

@@ -174,3 +174,23 @@ def test_close__twice_on_the_same_day_reports_nothing_to_close(
     done = recoup("close", "--through", (FIRST_DAY + timedelta(days=300)).isoformat(), cwd=root)
     assert done.returncode == 0
     assert "nothing to close" in done.stdout
+
+
+def test_demo__runs_the_whole_cycle_on_a_small_book(tmp_path: Path) -> None:
+    done = recoup(
+        "demo", "--accounts", "3000", "--out", str(tmp_path / "demo"), "--as-of", "2026-03-18",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for part in (
+        "closed through 2026-03-18",
+        "roll rates",
+        "scoring run",
+        "strategy run",
+        "contact gate:",
+        "allocation run",
+        "outbox: queued",
+    ):
+        assert part in out, part
+    assert (tmp_path / "demo" / "recoup.db").exists()
