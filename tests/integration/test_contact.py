@@ -94,9 +94,9 @@ def test_strategy_run__every_planned_action_gets_the_gates_word_and_a_stored_dec
         assert decision["profile"] == "cn" and decision["profile_version"] == CN.version
         assert decision["to_value"] == _phone(int(str(action["account_id"])[1:]))
         assert bool(decision["allowed"]) == (action["status"] == "allowed")
-        # Planned at the strategy window's start, 09:00 Shanghai time, inside CN-HOURS.
+        # Carried out the day after the run, at the window's start in Shanghai, inside CN-HOURS.
         planned = _utc(action["planned_at"]).astimezone(SHANGHAI)  # type: ignore[arg-type]
-        assert planned.date() == DAY
+        assert planned.date() == DAY + timedelta(days=1)
         assert planned.time().isoformat() == f"{action['window_start']}:00"
         assert action["status"] == "allowed"
 
@@ -131,7 +131,7 @@ def test_strategy_run__an_action_before_the_permitted_hours_is_rescheduled_to_th
     assert calls and all(a["status"] == "rescheduled" for a in calls)
     for call in calls:
         planned = _utc(call["planned_at"]).astimezone(SHANGHAI)  # type: ignore[arg-type]
-        assert (planned.date(), planned.hour, planned.minute) == (DAY, 10, 0)
+        assert (planned.date(), planned.hour, planned.minute) == (DAY + timedelta(days=1), 10, 0)
 
 
 def _calls(account: int, day: date, outcomes: list[Outcome]) -> list[OutcomeReport]:
@@ -252,7 +252,9 @@ def test_outbox__each_message_is_queued_once_and_sent_once_even_after_a_crash(
     assert (again.queued, again.already_queued) == (0, first.queued)
 
     gateway = RecordingGateway()
-    at = datetime(day.year, day.month, day.day, 12, 0, tzinfo=SHANGHAI)
+    early = datetime(day.year, day.month, day.day, 23, 0, tzinfo=SHANGHAI)
+    assert dispatch(book, {"sms": gateway}, CN, early).sent == 0  # due the next morning
+    at = datetime(day.year, day.month, day.day, 12, 0, tzinfo=SHANGHAI) + timedelta(days=1)
     summary = dispatch(book, {"sms": gateway}, CN, at)
     assert summary.sent == len(gateway.sent) > 0
     assert all("退订" in m.body for m in gateway.sent)
@@ -299,7 +301,7 @@ def test_outbox__a_stop_reply_blocks_every_queued_sms_to_that_number_at_once(
                 sa.select(t.messages.c.to_value).where(t.messages.c.channel == "sms")
             )
         ]
-        at = datetime(day.year, day.month, day.day, 11, 0, tzinfo=SHANGHAI)
+        at = datetime(day.year, day.month, day.day, 11, 0, tzinfo=SHANGHAI) + timedelta(days=1)
         for n, number in enumerate(numbers):
             record_inbound(conn, f"in-{n}", number, "退订", at, at, opt_out=True)
     gateway = RecordingGateway()
@@ -375,7 +377,7 @@ def test_callbacks__signed_gateway_reports_reach_the_store_once_and_stop_opts_ou
     with book.begin() as conn:
         queue_day_messages(conn, day, TemplateSet(), CN, NOW)
     gateway = RecordingGateway()
-    at = datetime(day.year, day.month, day.day, 12, 0, tzinfo=SHANGHAI)
+    at = datetime(day.year, day.month, day.day, 12, 0, tzinfo=SHANGHAI) + timedelta(days=1)
     dispatch(book, {"sms": gateway}, CN, at)
     sent = gateway.sent[0]
     app = callback_app("s3cret", store_callbacks(book, clock=lambda: at))

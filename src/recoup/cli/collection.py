@@ -518,3 +518,55 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     flag.add_argument("--vulnerable", choices=["on", "off"])
     flag.add_argument("--contacted", type=parse_date, help="day of the last successful contact")
     flag.set_defaults(handler=cmd_case_flag)
+
+
+# --------------------------------------------------------------------------- the daily cycle
+
+
+def cmd_daily(args: argparse.Namespace) -> int:
+    from recoup.allocation import default_teams_path, load_teams
+    from recoup.cli.contact import _senders, profile_named
+    from recoup.collection.cycle import cycle_document, run_cycle
+    from recoup.collection.daily import RunRefused
+    from recoup.contact.templates import TemplateSet
+
+    strategy = _strategy(args.strategy) if args.strategy else None
+    progress = (lambda line: None) if args.json else (lambda line: print(line, flush=True))
+    try:
+        result = run_cycle(
+            _engine(),
+            args.as_of,
+            policy=profile_named(args.policy),
+            teams=load_teams(args.teams or default_teams_path()),
+            templates=TemplateSet(args.templates),
+            senders=_senders(args) if args.send else {},
+            strategy=strategy,
+            redo=args.redo or (),
+            progress=progress,
+        )
+    except RunRefused as exc:
+        raise CommandRefused(str(exc)) from None
+    if args.json:
+        _print_json(cycle_document(result))
+    else:
+        print()
+        print(result.describe())
+    return 0
+
+
+def add_daily_command(commands: Any, parse_date: Any) -> None:
+    daily = commands.add_parser("daily", help="the whole day: close, score, strategy, gate, ...")
+    daily.add_argument("--as-of", type=parse_date, required=True, help="the day to close")
+    daily.add_argument("--strategy", type=Path, help="default: the strategy in force")
+    daily.add_argument("--teams", type=Path, help="default: the shipped example teams file")
+    daily.add_argument("--templates", type=Path, help="default: the shipped templates")
+    daily.add_argument("--policy", help="contact policy: cn, us, uk or a file")
+    daily.add_argument("--redo", action="append", help="run a finished step again (repeatable)")
+    daily.add_argument("--send", action="store_true", help="dispatch through the transports below")
+    daily.add_argument("--smtp", help="HOST:PORT of the SMTP server for email")
+    daily.add_argument("--from", dest="sender", help="the sender address for email")
+    daily.add_argument("--gateway", help="URL of the SMS/voice gateway webhook")
+    daily.add_argument("--gateway-secret")
+    daily.add_argument("--letters-to", type=Path, help="folder for letters rendered to PDF")
+    daily.add_argument("--json", action="store_true")
+    daily.set_defaults(handler=cmd_daily)

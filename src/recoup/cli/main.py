@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     from recoup.cli import arrangements, collection, contact, risk
 
     collection.add_commands(commands, _date)
+    collection.add_daily_command(commands, _date)
     arrangements.add_commands(commands, _date)
     contact.add_commands(commands, _date)
     risk.add_commands(commands, _date)

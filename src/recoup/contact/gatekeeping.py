@@ -6,6 +6,10 @@ happen (:func:`recoup.compliance.decide`), and every decision is stored in
 ``contact_decisions`` with the policy profile and its version, so an auditor can see why any
 contact went ahead or did not.
 
+The strategy runs after the close of day D and plans that day's steps; they are carried out
+the next day, D + 1, in their window (the batch runs overnight). So a planned action is judged
+at the start of its window on D + 1 in the borrower's zone (:data:`CARRIED_OUT_AFTER`).
+
 A planned action the gate blocks is *rescheduled* when waiting lifts the block within the
 action's own window that day (the gate's ``next_allowed_at``), and *blocked* otherwise: the
 strategy plans the case again on its next step.
@@ -42,6 +46,9 @@ from recoup.store.bulk import insert_frame, read_frame, update_from_frame
 #: of the policy, but no contact can happen either.
 NO_CONTACT_POINT = "NO-CONTACT-POINT"
 
+#: The strategy's actions for the closed day D are carried out on D + 1.
+CARRIED_OUT_AFTER = timedelta(days=1)
+
 #: Strategy channels that are placements, not contacts: they do not pass the contact gate.
 PLACEMENTS = frozenset({"agency", "legal"})
 
@@ -61,8 +68,9 @@ class GateSummary:
 def judge_day_actions(
     conn: Connection, run_id: int, as_of: date, profile: Profile, decided_at: datetime
 ) -> GateSummary:
-    """Judge the actions strategy run ``run_id`` planned for ``as_of``: set each action's
-    status (allowed, rescheduled, blocked), the time it would happen, and its decision."""
+    """Judge the actions strategy run ``run_id`` planned on the closed day ``as_of``, as they
+    would happen on the next day: set each action's status (allowed, rescheduled, blocked),
+    the time it would happen, and its decision."""
     actions = _day_actions(conn, run_id)
     if actions.height == 0:
         return GateSummary(actions=0)
@@ -71,6 +79,7 @@ def judge_day_actions(
         actions.get_column("borrower_key").to_list(),
         since=datetime.combine(as_of, time(), UTC) - timedelta(days=HISTORY_DAYS),
     )
+    day = as_of + CARRIED_OUT_AFTER
     default_zone = profile.timezones[0]
     requests: list[ContactRequest] = []
     judged: list[int] = []  # indexes of the actions that go through the gate
@@ -82,7 +91,7 @@ def judge_day_actions(
         file = files[row["borrower_key"]]
         zone = ZoneInfo(file.timezone or default_zone)
         start = time.fromisoformat(row["window_start"])
-        when = datetime.combine(as_of, start, zone)
+        when = datetime.combine(day, start, zone)
         planned_at.append(when)
         channel_name = row["channel"]
         if channel_name in PLACEMENTS:
@@ -121,7 +130,7 @@ def judge_day_actions(
         planned = planned_at[index]
         assert planned is not None
         later = decision.next_allowed_at
-        window_end = datetime.combine(as_of, time.fromisoformat(ends[index]), planned.tzinfo)
+        window_end = datetime.combine(day, time.fromisoformat(ends[index]), planned.tzinfo)
         if later is not None and later < window_end:
             statuses[index] = "rescheduled"
             planned_at[index] = later
