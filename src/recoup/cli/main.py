@@ -213,6 +213,7 @@ def cmd_account_show(args: argparse.Namespace) -> int:
         catalog.products,
         as_of,
         catalog.buckets,
+        adjustments=stored.adjustments,
     )
     payload = view.to_json()
     if args.json:

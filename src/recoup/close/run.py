@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from recoup.ledger.kernel import (
+    STATE_COLUMNS,
     KernelResult,
     account_tolerance,
     effective_payments,
@@ -35,22 +36,15 @@ from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
 from recoup.store.ledger_queries import (
     ACCOUNT_SCHEMA,
+    ADJUSTMENT_SCHEMA,
     INSTALLMENT_SCHEMA,
     PAYMENT_SCHEMA,
     accounts_query,
+    adjustments_query,
     installments_query,
     payments_query,
 )
 from recoup.store.repository import load_catalog_from_store
-
-STATE_COLUMNS = (
-    "late_fee_cents",
-    "penalty_cents",
-    "paid_principal_cents",
-    "paid_fee_cents",
-    "paid_late_fee_cents",
-    "paid_penalty_cents",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +111,10 @@ class _OpenBook:
     payments: pl.DataFrame
     max_payment_key: int
     max_plan_key: int
+    #: The adjustments effective in the days still to close.
+    adjustments: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=ADJUSTMENT_SCHEMA)
+    )
 
 
 #: The function that applies the rules: the local kernel, or a distributed wrapper of it
@@ -341,7 +339,9 @@ def _dirty_accounts(
 ) -> sa.Select[tuple[int]]:
     """Accounts whose past changed since they were closed; they are replayed from the start:
     a payment or a plan that came in after the last close (above ``seen``) but is dated on
-    or before the last closed day, or a reversal dated in the days being closed. Before any
+    or before the last closed day, a reversal or an adjustment giving back dated in the days
+    being closed, or an adjustment no close has applied dated on or before the last closed
+    day. Before any
     close, only reversals make an account replay. ``forced`` is instead a range of account
     keys to replay whatever happened to them (a partition of a full recompute or of the
     first close); accounts outside it are other partitions' work."""
@@ -351,10 +351,17 @@ def _dirty_accounts(
     in_window = p.c.paid_on <= window_end
     if last_closed is not None:
         in_window = sa.and_(p.c.paid_on > last_closed, in_window)
+    adj = t.adjustments
+    gives_back = adj.c.effective_on <= window_end
+    if last_closed is not None:
+        gives_back = sa.and_(adj.c.effective_on > last_closed, gives_back)
     selects = [
         sa.select(p.c.account_key).where(
             p.c.payment_key <= max_payment_key, p.c.reverses_payment_id.is_not(None), in_window
-        )
+        ),
+        # An adjustment that gives back can reopen settled installments, which the
+        # incremental close does not read: the account replays.
+        sa.select(adj.c.account_key).where(adj.c.amount_cents < 0, gives_back),
     ]
     if last_closed is not None:
         selects += [
@@ -367,6 +374,12 @@ def _dirty_accounts(
                 pl_.c.plan_key > seen.plan_key,
                 pl_.c.plan_key <= max_plan_key,
                 pl_.c.start_date <= last_closed,
+            ),
+            # An adjustment no close has applied, dated in days already closed (made while
+            # the close of its day ran): its account replays.
+            sa.select(t.adjustments.c.account_key).where(
+                t.adjustments.c.applied_cents.is_(None),
+                t.adjustments.c.effective_on <= last_closed,
             ),
         ]
     return sa.union(*selects)  # type: ignore[return-value]
@@ -389,8 +402,11 @@ def _in_play(last_closed: date, through: date, max_plan_key: int) -> sa.Select[t
     or reversal, or a plan starting. Every other account stays exactly as it is (a credit
     balance only moves on a due date, which puts the account in play), so the close does not
     read it (incremental close)."""
-    a, i, p, pay = t.accounts, t.installments, t.plans, t.payments
+    a, i, p, pay, adj = t.accounts, t.installments, t.plans, t.payments, t.adjustments
     return sa.union(
+        sa.select(adj.c.account_key).where(
+            adj.c.effective_on > last_closed, adj.c.effective_on <= through
+        ),
         sa.select(a.c.account_key).where(sa.or_(a.c.overdue_cents > 0, a.c.dpd > 0)),
         sa.select(i.c.account_key).where(
             i.c.settled == 0, i.c.due_date > last_closed, i.c.due_date <= through
@@ -448,7 +464,21 @@ def _open_book(
         ),
         PAYMENT_SCHEMA,
     )
-    return _OpenBook(installments, accounts, payments, int(max_payment_key), int(max_plan_key))
+    adjustments = read_frame(
+        conn,
+        adjustments_query(
+            [t.adjustments.c.effective_on >= first_day, t.adjustments.c.effective_on <= through]
+        ),
+        ADJUSTMENT_SCHEMA,
+    )
+    return _OpenBook(
+        installments,
+        accounts,
+        payments,
+        int(max_payment_key),
+        int(max_plan_key),
+        adjustments,
+    )
 
 
 def _with_tolerance(
@@ -558,6 +588,11 @@ def _close_window(
         clean_payments = book.payments.filter(
             (pl.col("paid_on") >= window_start) & (pl.col("paid_on") <= window_end) & ~is_dirty
         )
+        clean_adjustments = book.adjustments.filter(
+            (pl.col("effective_on") >= window_start)
+            & (pl.col("effective_on") <= window_end)
+            & ~is_dirty
+        )
         results.append(
             (
                 clean_installments.with_columns(pl.lit(0, pl.Int32).alias("settled")),
@@ -573,6 +608,7 @@ def _close_window(
                     catalog.products,
                     window_end,
                     catalog.buckets,
+                    adjustments=clean_adjustments,
                 ),
                 False,
             )
@@ -606,6 +642,16 @@ def _close_window(
             ),
             PAYMENT_SCHEMA,
         )
+        dirty_adjustments = read_frame(
+            conn,
+            adjustments_query(
+                [
+                    t.adjustments.c.account_key.in_(in_dirty),
+                    t.adjustments.c.effective_on <= window_end,
+                ]
+            ),
+            ADJUSTMENT_SCHEMA,
+        )
         # A replay starts the day before the first plan or the first payment, whichever is
         # earlier (a payment before the first plan waits as credit).
         first_payment = dirty_payments.group_by("account_key").agg(
@@ -632,6 +678,7 @@ def _close_window(
                     window_end,
                     catalog.buckets,
                     snapshot_days=month_ends,
+                    adjustments=dirty_adjustments,
                 ),
                 True,
             )
@@ -648,6 +695,8 @@ def _close_window(
             conn, t.bucket_moves, result.moves.with_columns(run_id=pl.lit(run_id))
         )
         charges += insert_frame(conn, t.charges, result.charges.with_columns(run_id=pl.lit(run_id)))
+        if result.adjustments.height:
+            update_from_frame(conn, t.adjustments, result.adjustments, ["adjustment_key"])
 
     if last_closed is not None and window_end == month_end(window_end):
         _write_quiet_snapshots(conn, run_id, window_end)

@@ -1,10 +1,10 @@
 """The close's rules on Apache Spark, for portfolios that outgrow one machine.
 
 The rules are not written again: each Spark task runs :func:`recoup.ledger.kernel.run_rules`
-on one partition of accounts. The driver writes the kernel's three inputs as Parquet, one
+on one partition of accounts. The driver writes the kernel's four inputs as Parquet, one
 file per account partition (``account_key % partitions``); Spark schedules one task per
 partition (``mapInArrow``), which reads its partition with Polars, runs the rules and writes
-its five results as Parquet; the driver reads them back. Accounts never share state, so the
+its six results as Parquet; the driver reads them back. Accounts never share state, so the
 partitioned result equals the local one exactly.
 
 The work folder must be visible to the driver and to every executor: a local folder in
@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from recoup.ledger.kernel import KernelResult, run_rules
+from recoup.ledger.kernel import ADJUSTMENT_INPUT, KernelResult, run_rules
 from recoup.products.spec import DEFAULT_BUCKETS, Bucket, Product
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-_RESULTS = ("installments", "accounts", "charges", "moves", "snapshots")
+_RESULTS = ("installments", "accounts", "charges", "moves", "snapshots", "adjustments")
+_INPUTS = ("installments", "accounts", "payments", "adjustments")
 
 
 def spark_session(master: str = "local[2]") -> SparkSession:
@@ -62,6 +63,7 @@ def run_rules_on_spark(
     through: date,
     buckets: Sequence[Bucket] = DEFAULT_BUCKETS,
     snapshot_days: Sequence[date] = (),
+    adjustments: pl.DataFrame | None = None,
     *,
     partitions: int = 8,
     work_folder: str | None = None,
@@ -69,7 +71,14 @@ def run_rules_on_spark(
     """:func:`recoup.ledger.kernel.run_rules`, run by Spark over account partitions."""
     with tempfile.TemporaryDirectory(prefix="recoup-spark-") as scratch:
         root = Path(work_folder or scratch)
-        inputs = {"installments": installments, "accounts": accounts, "payments": payments}
+        inputs = {
+            "installments": installments,
+            "accounts": accounts,
+            "payments": payments,
+            "adjustments": pl.DataFrame(schema=ADJUSTMENT_INPUT)
+            if adjustments is None
+            else adjustments,
+        }
         for name, frame in inputs.items():
             folder = root / "in" / name
             folder.mkdir(parents=True, exist_ok=True)
@@ -97,13 +106,14 @@ def run_rules_on_spark(
             )
             for name in _RESULTS
         ]
-    installments_out, accounts_out, charges, moves, snapshots = results
+    installments_out, accounts_out, charges, moves, snapshots, applied = results
     return KernelResult(
         installments_out.sort("account_key", "due_date", "plan_id", "period"),
         accounts_out.sort("account_key"),
         charges.sort("account_key", "plan_key", "period", "kind"),
         moves.sort("account_key", "moved_on"),
         snapshots.sort("account_key", "as_of"),
+        applied.sort("adjustment_key"),
     )
 
 
@@ -132,7 +142,7 @@ class _PartitionTask:
             for part in batch.column("id").to_pylist():
                 read = {
                     name: pl.read_parquet(root / "in" / name / f"{part}.parquet")
-                    for name in ("installments", "accounts", "payments")
+                    for name in _INPUTS
                 }
                 result = run_rules(
                     read["installments"],
@@ -142,6 +152,7 @@ class _PartitionTask:
                     self.through,
                     self.buckets,
                     self.snapshot_days,
+                    read["adjustments"],
                 )
                 for name in _RESULTS:
                     getattr(result, name).write_parquet(root / "out" / name / f"{part}.parquet")

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from recoup.ledger.kernel import effective_payments, run_rules
+from recoup.ledger.kernel import STATE_COLUMNS, effective_payments, run_rules
 from recoup.money import format_cents
 from recoup.products.spec import DEFAULT_BUCKETS, Bucket, Product
 
@@ -60,6 +60,7 @@ class AccountView:
                     "late_fee": format_cents(row["late_fee_cents"]),
                     "penalty_interest": format_cents(row["penalty_cents"]),
                     "paid": format_cents(row["paid_cents"]),
+                    "adjusted": format_cents(row["adjusted_cents"]),
                     "status": row["status"],
                 }
                 for row in self.installments.iter_rows(named=True)
@@ -90,13 +91,15 @@ def view_account(
     products: Mapping[str, Product],
     as_of: date,
     buckets: Sequence[Bucket] = DEFAULT_BUCKETS,
+    adjustments: pl.DataFrame | None = None,
 ) -> AccountView:
     """Replay one account from its first plan through ``as_of``.
 
     ``installments`` are the account's schedule rows (columns of
     :data:`recoup.ledger.kernel.INSTALLMENT_INPUT`; their charged and paid amounts are
     ignored and rebuilt), ``payments`` all of its payment and reversal rows (as taken by
-    :func:`recoup.ledger.kernel.effective_payments`).
+    :func:`recoup.ledger.kernel.effective_payments`), ``adjustments`` its adjustments
+    (columns of :data:`recoup.ledger.kernel.ADJUSTMENT_INPUT`).
     """
     tolerance = min(
         (products[p].tolerance_cents for p in installments["product_id"].unique()), default=0
@@ -104,17 +107,7 @@ def view_account(
     if "start_date" in installments.columns:
         # A plan that starts after `as_of` does not exist yet on that day.
         installments = installments.filter(pl.col("start_date") <= as_of)
-    zeroed = installments.with_columns(
-        pl.lit(0, dtype=pl.Int64).alias(c)
-        for c in (
-            "late_fee_cents",
-            "penalty_cents",
-            "paid_principal_cents",
-            "paid_fee_cents",
-            "paid_late_fee_cents",
-            "paid_penalty_cents",
-        )
-    )
+    zeroed = installments.with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in STATE_COLUMNS)
     first_start = installments["start_date"].min() if "start_date" in installments.columns else None
     first_paid = payments["paid_on"].min() if payments.height else None
     starts = [d for d in (first_start, first_paid) if isinstance(d, date)]
@@ -142,8 +135,15 @@ def view_account(
         products,
         as_of,
         buckets,
+        adjustments=adjustments,
     )
     rows = result.installments.with_columns(
+        (
+            pl.col("adjusted_principal_cents")
+            + pl.col("adjusted_fee_cents")
+            + pl.col("adjusted_late_fee_cents")
+            + pl.col("adjusted_penalty_cents")
+        ).alias("adjusted_cents"),
         (
             pl.col("paid_principal_cents")
             + pl.col("paid_fee_cents")

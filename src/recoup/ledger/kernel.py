@@ -28,7 +28,7 @@ All amounts are int64 cents; rates are integer parts per million, so every produ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -60,6 +60,10 @@ INSTALLMENT_INPUT = {
     "paid_fee_cents": pl.Int64,
     "paid_late_fee_cents": pl.Int64,
     "paid_penalty_cents": pl.Int64,
+    "adjusted_principal_cents": pl.Int64,
+    "adjusted_fee_cents": pl.Int64,
+    "adjusted_late_fee_cents": pl.Int64,
+    "adjusted_penalty_cents": pl.Int64,
 }
 
 #: The columns a step changes, in the order of the state arrays.
@@ -70,7 +74,35 @@ STATE_COLUMNS = (
     "paid_fee_cents",
     "paid_late_fee_cents",
     "paid_penalty_cents",
+    "adjusted_principal_cents",
+    "adjusted_fee_cents",
+    "adjusted_late_fee_cents",
+    "adjusted_penalty_cents",
 )
+
+ADJUSTED_COLUMNS = (
+    "adjusted_principal_cents",
+    "adjusted_fee_cents",
+    "adjusted_late_fee_cents",
+    "adjusted_penalty_cents",
+)
+
+#: The columns of the adjustments a run applies (see "Adjustments" in docs/ledger-rules.md).
+ADJUSTMENT_INPUT = {
+    "adjustment_key": pl.Int64,
+    "account_key": pl.Int64,
+    "effective_on": pl.Date,
+    "plan_key": pl.Int64,  # null: every installment of the account
+    "component": pl.String,  # principal | fee | late_fee | penalty_interest
+    "amount_cents": pl.Int64,  # null: all of it; negative: give back
+    "kind": pl.String,  # waiver | settlement | restructure | reinstatement
+}
+
+#: The kinds of adjustment whose unplaced remainder is credit: the amount was moved to
+#: another plan of the account, where it is still owed.
+MOVES = ("restructure", "reinstatement")
+COMPONENTS = ("principal", "fee", "late_fee", "penalty_interest")
+_ALL = np.iinfo(np.int64).max // 4  # "all of it": more than any unpaid amount
 
 
 def day_number(day: date) -> int:
@@ -125,6 +157,8 @@ class KernelResult:
       row per installment with the first and last day it accrued in this run).
     - ``moves``: bucket moves, one row per move, in date order per account.
     - ``snapshots``: account states on the requested snapshot days and the end day.
+    - ``adjustments``: each adjustment applied in the run with the amount its installments
+      took (``applied_cents``, negative for an entry that gives back).
     """
 
     installments: pl.DataFrame
@@ -132,6 +166,11 @@ class KernelResult:
     charges: pl.DataFrame
     moves: pl.DataFrame
     snapshots: pl.DataFrame
+    adjustments: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"adjustment_key": pl.Int64, "applied_cents": pl.Int64}
+        )
+    )
 
 
 def _product_parameters(products: Mapping[str, Product]) -> pl.DataFrame:
@@ -188,6 +227,13 @@ def _group_sums(values: I64, lengths: I64) -> I64:
     return sums
 
 
+def _exclusive_group_cumsum(values: I64, lengths: I64, group_start: I64) -> I64:
+    """For each value, the sum of the values before it in its group."""
+    cumulative: I64 = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+    before: I64 = cumulative[:-1] - np.repeat(cumulative[group_start], lengths)
+    return before
+
+
 def _group_min(values: I64, lengths: I64, empty: int) -> I64:
     out = np.full(lengths.shape[0], empty, dtype=np.int64)
     nonempty = lengths > 0
@@ -235,6 +281,7 @@ class _Ledger:
             return frame[name].to_numpy().astype(np.int64)
 
         self.due = col("due")
+        self.plan_key = col("plan_key")
         self.pen_start = col("pen_start")
         self.principal = col("principal_cents")
         self.fee = col("fee_cents")
@@ -254,6 +301,10 @@ class _Ledger:
         self.paid_fee = col("paid_fee_cents").copy()
         self.paid_late_fee = col("paid_late_fee_cents").copy()
         self.paid_penalty = col("paid_penalty_cents").copy()
+        self.adjusted_principal = col("adjusted_principal_cents").copy()
+        self.adjusted_fee = col("adjusted_fee_cents").copy()
+        self.adjusted_late_fee = col("adjusted_late_fee_cents").copy()
+        self.adjusted_penalty = col("adjusted_penalty_cents").copy()
         # What this run charged, per row.
         self.new_late_fee = np.zeros_like(self.due)
         self.late_fee_day = np.full_like(self.due, -1)
@@ -277,6 +328,19 @@ class _Ledger:
 
     # ----------------------------------------------------------------- state queries
 
+    def component_arrays(self, component: str) -> tuple[I64, I64, I64]:
+        """The charged, paid and adjusted arrays of a component."""
+        return {
+            "principal": (self.principal, self.paid_principal, self.adjusted_principal),
+            "fee": (self.fee, self.paid_fee, self.adjusted_fee),
+            "late_fee": (self.late_fee, self.paid_late_fee, self.adjusted_late_fee),
+            "penalty_interest": (self.penalty, self.paid_penalty, self.adjusted_penalty),
+        }[component]
+
+    def unpaid(self, component: str, rows: I64) -> I64:
+        charged, paid, adjusted = self.component_arrays(component)
+        return charged[rows] - paid[rows] - adjusted[rows]
+
     def bucket_index(self, dpd: I64) -> I64:
         """Index of the bucket holding each DPD (beyond the last bucket: the last)."""
         return (np.searchsorted(self.bucket_mins, dpd, side="right") - 1).astype(np.int64)
@@ -288,10 +352,10 @@ class _Ledger:
         rows = _ranges(self.first[accounts], lengths)
         row_day = np.repeat(day, lengths)
         is_due = self.due[rows] <= row_day
-        unpaid_principal = self.principal[rows] - self.paid_principal[rows]
-        unpaid_fee = self.fee[rows] - self.paid_fee[rows]
-        unpaid_late_fee = self.late_fee[rows] - self.paid_late_fee[rows]
-        unpaid_penalty = self.penalty[rows] - self.paid_penalty[rows]
+        unpaid_principal = self.unpaid("principal", rows)
+        unpaid_fee = self.unpaid("fee", rows)
+        unpaid_late_fee = self.unpaid("late_fee", rows)
+        unpaid_penalty = self.unpaid("penalty_interest", rows)
         zero = np.zeros_like(unpaid_principal)
         overdue_principal = _group_sums(np.where(is_due, unpaid_principal, zero), lengths)
         overdue_fee = _group_sums(np.where(is_due, unpaid_fee, zero), lengths)
@@ -315,6 +379,41 @@ class _Ledger:
             "outstanding_principal": _group_sums(unpaid_principal, lengths),
         }
 
+    # ----------------------------------------------------------------- step 0
+
+    def adjust(self, accounts: I64, plan_key: I64, component: I64, amount: I64) -> I64:
+        """Apply one adjustment to each of ``accounts`` (distinct): ``plan_key`` -1 for the
+        whole account, ``component`` an index into :data:`COMPONENTS`, ``amount`` in cents
+        (``_ALL`` for all of it, negative to give back). A positive amount fills the unpaid
+        amounts oldest first; a negative one takes back adjusted amounts newest first.
+        Returns the applied amount of each entry."""
+        lengths = self.count[accounts]
+        rows = _ranges(self.first[accounts], lengths)
+        entry = np.repeat(np.arange(accounts.size, dtype=np.int64), lengths)
+        in_scope = (plan_key[entry] < 0) | (self.plan_key[rows] == plan_key[entry])
+        row_amount = amount[entry]
+        positive = row_amount >= 0
+        group_start = np.cumsum(lengths) - lengths
+        applied = np.zeros(accounts.size, dtype=np.int64)
+        for index, name in enumerate(COMPONENTS):
+            mine = in_scope & (component[entry] == index)
+            if not mine.any():
+                continue
+            charged, paid, adjusted = self.component_arrays(name)
+            unpaid = np.maximum(charged[rows] - paid[rows] - adjusted[rows], 0)
+            fill = np.where(mine & positive, unpaid, 0)
+            filled_before = _exclusive_group_cumsum(fill, lengths, group_start)
+            take = np.clip(row_amount - filled_before, 0, fill)
+            back = np.where(mine & ~positive, adjusted[rows], 0)
+            # Newest first: what the later rows of the group can give back comes first.
+            back_after = np.repeat(_group_sums(back, lengths), lengths) - (
+                _exclusive_group_cumsum(back, lengths, group_start) + back
+            )
+            give = np.clip(-row_amount - back_after, 0, back)
+            adjusted[rows] += take - give
+            applied += _group_sums(take - give, lengths)
+        return applied
+
     # ----------------------------------------------------------------- one step
 
     def step(
@@ -333,8 +432,8 @@ class _Ledger:
         row_overdue = np.repeat(self.overdue[accounts], lengths)
 
         # 1. Charges for the days previous+1 .. day, from the state at the end of `previous`.
-        unpaid_principal = self.principal[rows] - self.paid_principal[rows]
-        unpaid_principal_fee = unpaid_principal + self.fee[rows] - self.paid_fee[rows]
+        unpaid_principal = self.unpaid("principal", rows)
+        unpaid_principal_fee = unpaid_principal + self.unpaid("fee", rows)
         pen_start = self.pen_start[rows]
         first_day = np.maximum(row_prev + 1, pen_start)
         days = np.where(row_overdue, np.maximum(0, row_day - first_day + 1), 0)
@@ -359,17 +458,28 @@ class _Ledger:
         self.late_fee_day[rows] = np.where(assess, row_day, self.late_fee_day[rows])
 
         # 2. The pool pays due installments oldest first, components in allocation order.
-        is_due = self.due[rows] <= row_day
+        self.pay(accounts, rows, lengths, self.due[rows] <= row_day, self.credit[accounts] + paid)
+
+        # 3. End-of-day state, and the bucket moves since `previous`.
+        state = self.account_state(accounts, day)
+        moves = self._moves(accounts, previous, day, state["dpd"])
+        self.overdue[accounts] = state["overdue_total"] > self.tolerance[accounts]
+        self.oldest[accounts] = state["oldest"]
+        self.dpd[accounts] = state["dpd"]
+        return moves, state
+
+    def pay(self, accounts: I64, rows: I64, lengths: I64, payable: BOOL, pool: I64) -> None:
+        """The ``pool`` of each account pays its ``payable`` installment rows oldest first,
+        components in allocation order; what is left is the account's credit."""
         unpaid = {
-            "penalty": self.penalty[rows] - self.paid_penalty[rows],
-            "late_fee": self.late_fee[rows] - self.paid_late_fee[rows],
-            "fee": self.fee[rows] - self.paid_fee[rows],
-            "principal": self.principal[rows] - self.paid_principal[rows],
+            "penalty": self.unpaid("penalty_interest", rows),
+            "late_fee": self.unpaid("late_fee", rows),
+            "fee": self.unpaid("fee", rows),
+            "principal": self.unpaid("principal", rows),
         }
         for name in unpaid:
-            unpaid[name] = np.where(is_due, unpaid[name], 0)
+            unpaid[name] = np.where(payable, unpaid[name], 0)
         owed = unpaid["penalty"] + unpaid["late_fee"] + unpaid["fee"] + unpaid["principal"]
-        pool = self.credit[accounts] + paid
         cumulative = np.concatenate(([0], np.cumsum(owed, dtype=np.int64)))
         group_base = np.repeat(cumulative[np.cumsum(lengths) - lengths], lengths)
         owed_before = cumulative[:-1] - group_base
@@ -389,14 +499,6 @@ class _Ledger:
             }[name]
             target[rows] += share
         self.credit[accounts] = pool - _group_sums(to_installment, lengths)
-
-        # 3. End-of-day state, and the bucket moves since `previous`.
-        state = self.account_state(accounts, day)
-        moves = self._moves(accounts, previous, day, state["dpd"])
-        self.overdue[accounts] = state["overdue_total"] > self.tolerance[accounts]
-        self.oldest[accounts] = state["oldest"]
-        self.dpd[accounts] = state["dpd"]
-        return moves, state
 
     def _moves(self, accounts: I64, previous: I64, day: I64, dpd_today: I64) -> list[I64]:
         """Bucket moves on the days previous+1 .. day: crossings while aging, then today's."""
@@ -438,6 +540,7 @@ def run_rules(
     through: date,
     buckets: Sequence[Bucket] = DEFAULT_BUCKETS,
     snapshot_days: Sequence[date] = (),
+    adjustments: pl.DataFrame | None = None,
 ) -> KernelResult:
     """Apply the ledger rules to every account from the end of its ``start`` day through
     ``through``.
@@ -456,8 +559,17 @@ def run_rules(
         buckets: the bucket table.
         snapshot_days: extra days (besides ``through``) on which each account's state is
             reported in ``snapshots``.
+        adjustments: non-cash entries with the columns of :data:`ADJUSTMENT_INPUT`, applied at
+            the start of their day (step 0); those outside each account's (start, through]
+            are ignored.
     """
     accounts = accounts.sort("account_key")
+    # Installments from before adjustments existed (or never adjusted) have none.
+    installments = installments.with_columns(
+        pl.lit(0, pl.Int64).alias(c)
+        for c in ADJUSTED_COLUMNS
+        if c not in installments.columns
+    )
     ledger = _Ledger(installments, accounts, _product_parameters(products), buckets)
     end = day_number(through)
     keys = pl.Series("account_key", ledger.account_keys)
@@ -473,6 +585,15 @@ def run_rules(
         ),
         pl.DataFrame({"account_key": keys, "day": np.full(keys.len(), end, dtype=np.int64)}),
     ]
+    if adjustments is None:
+        adjustments = pl.DataFrame(schema=ADJUSTMENT_INPUT)
+    adjustment_days = adjustments.select(
+        pl.col("account_key").cast(pl.Int64),
+        pl.col("effective_on").cast(pl.Int32).cast(pl.Int64).alias("day"),
+    )
+    # Step 0 acts on the end of the day before: that day is an event too, so the step that
+    # ends on the adjustment's day covers that day alone.
+    candidate_days += [adjustment_days, adjustment_days.with_columns(pl.col("day") - 1)]
     snapshot_numbers = sorted({day_number(d) for d in snapshot_days if d <= through} | {end})
     if len(snapshot_numbers) > 1:
         candidate_days.append(
@@ -510,12 +631,17 @@ def run_rules(
         ).cast(pl.Int64)
     )
 
+    entries = _entries_by_step(adjustments, events)
+    applied: list[tuple[I64, I64]] = []
+
     moves: list[list[I64]] = []
     snapshots: list[dict[str, I64]] = []
-    for _, step_events in events.partition_by("k", as_dict=True, maintain_order=True).items():
+    for (k,), step_events in events.partition_by("k", as_dict=True, maintain_order=True).items():
         step_events = step_events.sort("position")
         accounts_now = step_events["position"].to_numpy().astype(np.int64)
         day = step_events["day"].to_numpy().astype(np.int64)
+        if k in entries:
+            applied += _step_zero(ledger, entries[k])
         step_moves, state = ledger.step(
             accounts_now,
             step_events["previous"].to_numpy().astype(np.int64),
@@ -530,7 +656,73 @@ def run_rules(
                 | {name: values[snap] for name, values in state.items()}
                 | {"credit": ledger.credit[accounts_now[snap]]}
             )
-    return _result(ledger, moves, snapshots, through)
+    return _result(ledger, moves, snapshots, through, applied)
+
+
+def _entries_by_step(adjustments: pl.DataFrame, events: pl.DataFrame) -> dict[int, pl.DataFrame]:
+    """The adjustments within each account's days, keyed by the step that ends on their day,
+    each numbered ``j`` (0, 1, ...) in key order within its account and day."""
+    if adjustments.is_empty():
+        return {}
+    unknown = adjustments.filter(~pl.col("component").is_in(COMPONENTS))
+    if unknown.height:
+        raise ValueError(f"adjustments of unknown component(s): {unknown['component'].unique()}")
+    frame = (
+        adjustments.with_columns(
+            pl.col("account_key").cast(pl.Int64),
+            pl.col("effective_on").cast(pl.Int32).cast(pl.Int64).alias("day"),
+        )
+        .join(events.select("account_key", "day", "k", "position"), on=["account_key", "day"])
+        .sort("account_key", "day", "adjustment_key")
+        .with_columns(
+            pl.int_range(pl.len()).over("account_key", "day").alias("j"),
+            pl.col("plan_key").fill_null(-1),
+            pl.col("component").replace_strict(
+                {name: index for index, name in enumerate(COMPONENTS)}, return_dtype=pl.Int64
+            ),
+            pl.col("amount_cents").fill_null(_ALL),
+            (pl.col("kind").is_in(MOVES) & pl.col("amount_cents").is_not_null()).alias("to_credit"),
+        )
+    )
+    return {int(k): part for (k,), part in frame.partition_by("k", as_dict=True).items()}
+
+
+def _step_zero(ledger: _Ledger, entries: pl.DataFrame) -> list[tuple[I64, I64]]:
+    """Apply one step's adjustments, the j-th entry of every account at once, then
+    re-judge those accounts' overdue status at the end of the day before (the charges of the
+    day follow from it)."""
+    applied = []
+    settling = np.unique(
+        entries.filter(pl.col("kind") == "settlement")["position"].to_numpy().astype(np.int64)
+    )
+    if settling.size:
+        # A settlement closes the account: its credit (what was paid towards the settlement
+        # beyond the overdue amount) first pays every installment, due or not.
+        lengths = ledger.count[settling]
+        rows = _ranges(ledger.first[settling], lengths)
+        ledger.pay(settling, rows, lengths, np.ones(rows.size, dtype=bool), ledger.credit[settling])
+    for (_,), batch in entries.partition_by("j", as_dict=True, maintain_order=True).items():
+        positions = batch["position"].to_numpy().astype(np.int64)
+        amount = batch["amount_cents"].to_numpy().astype(np.int64)
+        took = ledger.adjust(
+            positions,
+            batch["plan_key"].to_numpy().astype(np.int64),
+            batch["component"].to_numpy().astype(np.int64),
+            amount,
+        )
+        to_credit = batch["to_credit"].to_numpy() & (amount > 0)
+        np.add.at(ledger.credit, positions[to_credit], (amount - took)[to_credit])
+        applied.append((batch["adjustment_key"].to_numpy().astype(np.int64), took))
+    eve = np.unique(entries["day"].to_numpy().astype(np.int64) - 1)
+    # Every entry of a step is on its account's event day, and the day before is the step's
+    # start, so one account_state per distinct eve suffices (usually one).
+    for day_before in eve:
+        on_day = np.unique(
+            entries.filter(pl.col("day") == day_before + 1)["position"].to_numpy().astype(np.int64)
+        )
+        state = ledger.account_state(on_day, np.full(on_day.size, day_before, dtype=np.int64))
+        ledger.overdue[on_day] = state["overdue_total"] > ledger.tolerance[on_day]
+    return applied
 
 
 def _result(
@@ -538,6 +730,7 @@ def _result(
     moves: list[list[I64]],
     snapshots: list[dict[str, I64]],
     through: date,
+    applied: Sequence[tuple[I64, I64]] = (),
 ) -> KernelResult:
     names = ledger.bucket_names
     bucket_names = pl.Series(names, dtype=pl.String)
@@ -548,13 +741,16 @@ def _result(
         pl.Series("paid_fee_cents", ledger.paid_fee),
         pl.Series("paid_late_fee_cents", ledger.paid_late_fee),
         pl.Series("paid_penalty_cents", ledger.paid_penalty),
+        pl.Series("adjusted_principal_cents", ledger.adjusted_principal),
+        pl.Series("adjusted_fee_cents", ledger.adjusted_fee),
+        pl.Series("adjusted_late_fee_cents", ledger.adjusted_late_fee),
+        pl.Series("adjusted_penalty_cents", ledger.adjusted_penalty),
     )
     installments = installments.with_columns(
-        (
-            (pl.col("paid_principal_cents") == pl.col("principal_cents"))
-            & (pl.col("paid_fee_cents") == pl.col("fee_cents"))
-            & (pl.col("paid_late_fee_cents") == pl.col("late_fee_cents"))
-            & (pl.col("paid_penalty_cents") == pl.col("penalty_cents"))
+        pl.all_horizontal(
+            pl.col(f"paid_{name}_cents") + pl.col(f"adjusted_{name}_cents")
+            == pl.col(f"{name}_cents")
+            for name in ("principal", "fee", "late_fee", "penalty")
         ).alias("settled")
     )
 
@@ -618,7 +814,20 @@ def _result(
     charges = pl.concat([late_fees, penalties]).with_columns(
         pl.col("accrued_from").cast(pl.Date), pl.col("accrued_through").cast(pl.Date)
     )
-    return KernelResult(installments, accounts, charges, moves_frame, snapshot_frame)
+    applied_frame = pl.DataFrame(
+        {
+            "adjustment_key": np.concatenate([keys for keys, _ in applied])
+            if applied
+            else np.zeros(0, np.int64),
+            "applied_cents": np.concatenate([took for _, took in applied])
+            if applied
+            else np.zeros(0, np.int64),
+        },
+        schema={"adjustment_key": pl.Int64, "applied_cents": pl.Int64},
+    ).sort("adjustment_key")
+    return KernelResult(
+        installments, accounts, charges, moves_frame, snapshot_frame, applied_frame
+    )
 
 
 def _state_frame(

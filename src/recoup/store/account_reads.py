@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
 from recoup.store.ledger_queries import (
+    ADJUSTMENT_SCHEMA,
     INSTALLMENT_SCHEMA,
     PAYMENT_SCHEMA,
+    adjustments_query,
     installments_query,
     payments_query,
 )
@@ -28,6 +30,7 @@ class StoredAccount:
     currency: str
     installments: pl.DataFrame
     payments: pl.DataFrame
+    adjustments: pl.DataFrame
 
 
 def load_account(conn: sa.Connection, account_id: str) -> StoredAccount:
@@ -43,7 +46,10 @@ def load_account(conn: sa.Connection, account_id: str) -> StoredAccount:
         conn, installments_query([t.installments.c.account_key == key]), INSTALLMENT_SCHEMA
     )
     payments = read_frame(conn, payments_query([t.payments.c.account_key == key]), PAYMENT_SCHEMA)
-    return StoredAccount(key, account_id, currency, installments, payments)
+    adjustments = read_frame(
+        conn, adjustments_query([t.adjustments.c.account_key == key]), ADJUSTMENT_SCHEMA
+    )
+    return StoredAccount(key, account_id, currency, installments, payments, adjustments)
 
 
 def load_moves(conn: sa.Connection, account_id: str) -> pl.DataFrame:

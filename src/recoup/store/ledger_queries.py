@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import polars as pl
 import sqlalchemy as sa
 
-from recoup.ledger.kernel import INSTALLMENT_INPUT
+from recoup.ledger.kernel import ADJUSTMENT_INPUT, INSTALLMENT_INPUT
 from recoup.store import tables as t
 
 INSTALLMENT_SCHEMA = dict(INSTALLMENT_INPUT) | {"start_date": pl.Date}
@@ -21,6 +21,7 @@ ACCOUNT_SCHEMA = {
     "overdue_cents": pl.Int64,
     "outstanding_principal_cents": pl.Int64,
 }
+ADJUSTMENT_SCHEMA = dict(ADJUSTMENT_INPUT)
 PAYMENT_SCHEMA = {
     "account_key": pl.Int64,
     "amount_cents": pl.Int64,
@@ -52,6 +53,10 @@ def installments_query(
             i.c.paid_fee_cents,
             i.c.paid_late_fee_cents,
             i.c.paid_penalty_cents,
+            i.c.adjusted_principal_cents,
+            i.c.adjusted_fee_cents,
+            i.c.adjusted_late_fee_cents,
+            i.c.adjusted_penalty_cents,
             p.c.start_date,
             *settled,
         )
@@ -82,4 +87,18 @@ def accounts_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[o
         a.c.bucket,
         a.c.overdue_cents,
         a.c.outstanding_principal_cents,
+    ).where(*where)
+
+
+def adjustments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    """Adjustments with the columns of ADJUSTMENT_SCHEMA."""
+    adj = t.adjustments
+    return sa.select(
+        adj.c.adjustment_key,
+        adj.c.account_key,
+        adj.c.effective_on,
+        adj.c.plan_key,
+        adj.c.component,
+        adj.c.amount_cents,
+        adj.c.kind,
     ).where(*where)

@@ -123,7 +123,12 @@ installments = Table(
     Column("paid_fee_cents", BigInteger, nullable=False, default=0),
     Column("paid_late_fee_cents", BigInteger, nullable=False, default=0),
     Column("paid_penalty_cents", BigInteger, nullable=False, default=0),
-    # True once every component is paid: such rows can never change again.
+    # Taken off by adjustments (waivers, settlement discounts, restructures): never edits.
+    Column("adjusted_principal_cents", BigInteger, nullable=False, server_default="0"),
+    Column("adjusted_fee_cents", BigInteger, nullable=False, server_default="0"),
+    Column("adjusted_late_fee_cents", BigInteger, nullable=False, server_default="0"),
+    Column("adjusted_penalty_cents", BigInteger, nullable=False, server_default="0"),
+    # True once nothing is unpaid. Only an adjustment giving back (a reinstatement) reopens it.
     Column("settled", Integer, nullable=False, default=0),
     Index("ix_installments_account", "account_key", "settled"),
     # The close finds the installments falling due in its days through this index.
@@ -232,7 +237,7 @@ collection_runs = Table(
     "collection_runs",
     metadata,
     Column("run_id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),  # strategy | allocation
+    Column("kind", String(32), nullable=False),  # strategy | allocation | cycle-<step>
     Column("as_of", Date, nullable=False),
     Column("strategy_id", String(64), nullable=True),
     Column("strategy_version", Integer, nullable=True),
@@ -600,4 +605,47 @@ arrangement_steps = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("reason", Text, nullable=False),
     Index("ix_arrangement_steps_request", "request_key"),
+)
+
+# Arrangements in force: a posted waiver, an accepted settlement, a signed repayment plan.
+arrangements = Table(
+    "arrangements",
+    metadata,
+    Column("arrangement_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("kind", String(16), nullable=False),  # waiver | settlement | plan
+    # waiver: posted. settlement: accepted | completed | lapsed. plan: active | completed |
+    # broken | reverted
+    Column("status", String(16), nullable=False),
+    Column("request_key", BigInteger, ForeignKey("arrangement_requests.request_key")),
+    Column("effective_on", Date, nullable=False),  # signed, accepted or posted: the open day
+    Column("expires_on", Date, nullable=True),  # a settlement's last day to pay
+    Column("amount_cents", BigInteger, nullable=False),  # to pay (settlement, plan) or waived
+    Column("plan_key", BigInteger, ForeignKey("plans.plan_key"), nullable=True),  # a plan's
+    Column("terms", Text, nullable=False),  # JSON: the agreed terms, as shown to the borrower
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status_on", Date, nullable=True),  # the day the status last changed
+    Column("status_reason", Text, nullable=True),
+    Index("ix_arrangements_account", "account_key"),
+    Index("ix_arrangements_status", "kind", "status"),
+)
+
+# Non-cash ledger entries (docs/ledger-rules.md, "Adjustments"), applied by the close.
+adjustments = Table(
+    "adjustments",
+    metadata,
+    Column("adjustment_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("plan_key", BigInteger, ForeignKey("plans.plan_key"), nullable=True),
+    Column("component", String(16), nullable=False),
+    Column("amount_cents", BigInteger, nullable=True),  # NULL: all of it
+    Column("kind", String(16), nullable=False),  # waiver | settlement | restructure | ...
+    Column("arrangement_key", BigInteger, ForeignKey("arrangements.arrangement_key")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # What the installments took, written by the close that applied it.
+    Column("applied_cents", BigInteger, nullable=True),
+    Index("ix_adjustments_account", "account_key", "effective_on"),
+    Index("ix_adjustments_effective_on", "effective_on"),
 )
