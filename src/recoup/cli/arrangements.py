@@ -1,11 +1,12 @@
-"""The arrangement commands: ``plan propose``, ``settle offer``, ``waive request | approve |
-reject | list``, ``offers``.
+"""The arrangement commands: ``plan propose | sign | show``, ``settle offer | accept``,
+``waive request | approve | reject | list``, ``offers``.
 
 Proposals and offers are worked out from what the account owes at the end of the last closed
 day. Asks for a concession go through the authority matrix (``--authority FILE``, default the
 shipped example): within the requester's authority they are granted at once, beyond it they
-wait for an approver; every step is recorded. Posting a granted waiver, settlement or plan to
-the ledger is not built yet (issue 7 continues).
+wait for an approver; every step is recorded. A granted or approved waiver is posted to the
+ledger at once, a settlement when the borrower accepts it, a plan when it is signed
+(:mod:`recoup.collection.postings`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ def _matrix(path: Path | None) -> Any:
 
 
 def cmd_plan_propose(args: argparse.Namespace) -> int:
+    with _engine().connect() as conn:
+        account = _owed(conn, args.account_id)
+    proposal = _proposal(args, account)
+    document = _proposal_json(account, proposal)
+    if args.json:
+        _print_json(document)
+        return 0
+    _print_proposal(account, proposal, document)
+    return 0
+
+
+def _proposal(args: argparse.Namespace, account: Any) -> Any:
+    """The plan the command's terms give for what ``account`` owes."""
     from recoup.arrangements.plans import (
         ChargeTreatment,
         FutureFees,
@@ -92,8 +106,6 @@ def cmd_plan_propose(args: argparse.Namespace) -> int:
         suggest_term,
     )
 
-    with _engine().connect() as conn:
-        account = _owed(conn, args.account_id)
     start = args.start or account.as_of + timedelta(days=30)
     re_age = ReAge.after_payments(args.re_age_after) if args.re_age_after else ReAge.at_signing()
     terms = PlanTerms(
@@ -122,7 +134,11 @@ def cmd_plan_propose(args: argparse.Namespace) -> int:
             proposal = propose_plan(account.owed, terms, rules)
     except (PlanRefused, ValueError) as exc:
         raise CommandRefused(str(exc)) from None
-    document = {
+    return proposal
+
+
+def _proposal_json(account: Any, proposal: Any) -> dict[str, Any]:
+    return {
         "account_id": account.account_id,
         "as_of": account.as_of.isoformat(),
         "owed": _owed_json(account.owed),
@@ -139,9 +155,9 @@ def cmd_plan_propose(args: argparse.Namespace) -> int:
         "total_payable": format_cents(proposal.total_payable_cents),
         "re_age_from": proposal.re_age_from.isoformat() if proposal.re_age_from else "signing",
     }
-    if args.json:
-        _print_json(document)
-        return 0
+
+
+def _print_proposal(account: Any, proposal: Any, document: dict[str, Any]) -> None:
     print(
         f"plan for {account.account_id} (owes {document['owed']['total']} on {account.as_of}): "
         f"{proposal.term_months} months, down payment {document['down_payment']}, "
@@ -151,7 +167,205 @@ def cmd_plan_propose(args: argparse.Namespace) -> int:
     for n, row in enumerate(document["installments"], start=1):
         print(f"  {n:>3}  {row['due_date']}  {row['amount']:>12}")
     print(f"  total payable {document['total_payable']}; re-aged from {document['re_age_from']}")
+
+
+def cmd_plan_sign(args: argparse.Namespace) -> int:
+    """Sign a plan: within the signer's authority (or under an approved request) it is
+    posted at once; beyond it, it becomes a request for approval."""
+    from recoup.arrangements import ArrangementKind, Ask, Granted
+    from recoup.collection.arrangements import ArrangementRefused, load_request, open_request
+    from recoup.collection.postings import sign_plan
+
+    matrix = _matrix(args.authority)
+    now = datetime.now(UTC)
+    with _engine().begin() as conn:
+        account = _owed(conn, args.account_id)
+        proposal = _proposal(args, account)
+        ask = Ask(
+            ArrangementKind.PLAN,
+            account.bucket,
+            proposal.waived_cents,
+            account.owed.total,
+            term_months=proposal.term_months,
+        )
+        try:
+            if args.request:
+                request_key = _request_key(args.request)
+                request = load_request(conn, request_key)
+                _matches(request, ask, request_key, account)
+            else:
+                request_key, outcome = open_request(
+                    conn, matrix, account, ask, _proposal_json(account, proposal), args.by,
+                    args.role, now,
+                )  # fmt: skip
+                if not isinstance(outcome, Granted):
+                    approvers = ", ".join(_approvers(matrix, outcome))
+                    print(
+                        f"R{request_key} plan on {account.account_id}: pending approval by "
+                        f"{approvers}; sign it with --request R{request_key} once approved"
+                    )
+                    print(f"  {outcome.verdict.reason}")
+                    return 0
+            signed = sign_plan(
+                conn,
+                account,
+                proposal,
+                by=args.by,
+                now=now,
+                on_break=args.on_break,
+                grace_days=args.grace,
+                request_key=request_key,
+            )
+        except ArrangementRefused as exc:
+            raise CommandRefused(str(exc)) from None
+    print(
+        f"A{signed.arrangement_key} plan {signed.plan_id} signed for {account.account_id}: "
+        f"{signed.installments} installments from {signed.effective_on}, "
+        f"{format_cents(signed.moved_cents)} moved from the old installments, "
+        f"{format_cents(signed.waived_cents)} waived; collection is held while it is honoured"
+    )
     return 0
+
+
+def _matches(request: Any, ask: Any, request_key: int, account: Any) -> None:
+    """An approved plan request covers this plan: same account and kind, a term no longer
+    and a concession no larger than approved."""
+    from recoup.arrangements import ArrangementKind, RequestStatus
+    from recoup.collection.arrangements import ArrangementRefused
+
+    if request.ask.kind is not ArrangementKind.PLAN:
+        raise ArrangementRefused(
+            f"R{request_key} is a {request.ask.kind.value} request, not a plan"
+        )
+    if request.status is not RequestStatus.APPROVED:
+        raise ArrangementRefused(f"R{request_key} is {request.status.value}, not approved")
+    if (ask.term_months or 0) > (request.ask.term_months or 0):
+        raise ArrangementRefused(
+            f"R{request_key} approved {request.ask.term_months} months; this plan runs "
+            f"{ask.term_months}"
+        )
+    if ask.amount_cents > request.ask.amount_cents:
+        raise ArrangementRefused(
+            f"R{request_key} approved giving up {format_cents(request.ask.amount_cents)}; this "
+            f"plan gives up {format_cents(ask.amount_cents)}"
+        )
+
+
+def cmd_plan_show(args: argparse.Namespace) -> int:
+    import polars as pl
+    import sqlalchemy as sa
+
+    from recoup.collection.postings import arrangements_of
+    from recoup.store import tables as t
+    from recoup.store.bulk import read_frame
+
+    with _engine().connect() as conn:
+        account = _owed(conn, args.account_id)
+        found = arrangements_of(conn, account.account_key)
+        i = t.installments
+        rows = read_frame(
+            conn,
+            sa.select(
+                i.c.plan_key,
+                i.c.period,
+                i.c.due_date,
+                (
+                    i.c.principal_cents + i.c.fee_cents + i.c.late_fee_cents + i.c.penalty_cents
+                ).label("amount_cents"),
+                (
+                    i.c.paid_principal_cents
+                    + i.c.paid_fee_cents
+                    + i.c.paid_late_fee_cents
+                    + i.c.paid_penalty_cents
+                ).label("paid_cents"),
+                i.c.settled,
+            ).where(i.c.plan_key.in_([a["plan_key"] for a in found if a["plan_key"]] or [-1])),
+            {
+                "plan_key": pl.Int64,
+                "period": pl.Int32,
+                "due_date": pl.Date,
+                "amount_cents": pl.Int64,
+                "paid_cents": pl.Int64,
+                "settled": pl.Int32,
+            },
+        ).sort("plan_key", "period")
+    document = {
+        "account_id": account.account_id,
+        "as_of": account.as_of.isoformat(),
+        "owed": _owed_json(account.owed),
+        "arrangements": [
+            {
+                "arrangement": f"A{a['arrangement_key']}",
+                "kind": a["kind"],
+                "status": a["status"],
+                "request": f"R{a['request_key']}" if a["request_key"] else None,
+                "effective_on": str(a["effective_on"]),
+                "expires_on": str(a["expires_on"]) if a["expires_on"] else None,
+                "amount": format_cents(a["amount_cents"]),
+                "status_on": str(a["status_on"]) if a["status_on"] else None,
+                "status_reason": a["status_reason"],
+                "terms": json.loads(a["terms"]),
+                "installments": [
+                    {
+                        "period": r["period"],
+                        "due_date": r["due_date"].isoformat(),
+                        "amount": format_cents(r["amount_cents"]),
+                        "paid": format_cents(r["paid_cents"]),
+                        "status": "paid"
+                        if r["settled"]
+                        else ("open" if r["due_date"] >= account.as_of else "late"),
+                    }
+                    for r in rows.filter(pl.col("plan_key") == a["plan_key"]).iter_rows(named=True)
+                ]
+                if a["plan_key"]
+                else [],
+            }
+            for a in found
+        ],
+    }
+    if args.json:
+        _print_json(document)
+        return 0
+    owed = document["owed"]
+    print(f"{account.account_id} on {account.as_of}: owes {owed['total']}")
+    if not found:
+        print("  no arrangements")
+    for a in document["arrangements"]:
+        until = f" until {a['expires_on']}" if a["expires_on"] else ""
+        why = f" ({a['status_reason']})" if a["status_reason"] else ""
+        print(f"  {a['arrangement']} {a['kind']} {a['status']}{why}: {a['amount']} from "
+              f"{a['effective_on']}{until}")  # fmt: skip
+        for row in a["installments"]:
+            print(f"    {row['period']:>3}  {row['due_date']}  {row['amount']:>12}  paid "
+                  f"{row['paid']:>12}  {row['status']}")  # fmt: skip
+    return 0
+
+
+def cmd_settle_accept(args: argparse.Namespace) -> int:
+    from recoup.collection.arrangements import ArrangementRefused
+    from recoup.collection.postings import accept_settlement
+
+    key = _request_key(args.request)
+    try:
+        with _engine().begin() as conn:
+            arrangement = accept_settlement(conn, key, args.by, datetime.now(UTC))
+            row = conn.execute(_arrangement_query(arrangement)).one()
+    except ArrangementRefused as exc:
+        raise CommandRefused(str(exc)) from None
+    print(
+        f"A{arrangement} settlement accepted (R{key}): pay {format_cents(row.amount_cents)} "
+        f"from {row.effective_on} to {row.expires_on}; the rest is written off once paid"
+    )
+    return 0
+
+
+def _arrangement_query(key: int) -> Any:
+    import sqlalchemy as sa
+
+    from recoup.store import tables as t
+
+    ar = t.arrangements
+    return sa.select(ar).where(ar.c.arrangement_key == key)
 
 
 # --------------------------------------------------------------------------- concessions
@@ -166,6 +380,7 @@ def _ask_and_record(args: argparse.Namespace, kind: str) -> int:
         waiver_of,
     )
     from recoup.collection.arrangements import ArrangementRefused, open_request
+    from recoup.collection.postings import post_waiver
 
     matrix = _matrix(args.authority)
     now = datetime.now(UTC)
@@ -220,6 +435,11 @@ def _ask_and_record(args: argparse.Namespace, kind: str) -> int:
                     "expires_on": expires.isoformat(),
                 }
             key, outcome = open_request(conn, matrix, account, ask, detail, args.by, args.role, now)
+            posted = (
+                post_waiver(conn, key, args.by, now)
+                if kind == "waiver" and isinstance(outcome, Granted)
+                else None
+            )
         except (WaiverRefused, ArrangementRefused, ValueError) as exc:
             raise CommandRefused(str(exc)) from None
     granted = isinstance(outcome, Granted)
@@ -229,6 +449,8 @@ def _ask_and_record(args: argparse.Namespace, kind: str) -> int:
     )
     print(f"R{key} {kind} on {account.account_id}: {status}")
     print(f"  {record.verdict.reason}")
+    if posted is not None:
+        print(f"  posted as A{posted}: the close applies it from the next open day")
     for name, value in detail.items():
         if name != "payments":
             print(f"  {name}: {value}")
@@ -252,27 +474,31 @@ def cmd_settle_offer(args: argparse.Namespace) -> int:
 
 
 def cmd_request_decide(args: argparse.Namespace) -> int:
-    from recoup.arrangements import StepAction
+    from recoup.arrangements import ArrangementKind, RequestStatus, StepAction
     from recoup.collection.arrangements import ArrangementRefused, decide
+    from recoup.collection.postings import post_waiver
 
     key = _request_key(args.request)
     action = StepAction.APPROVE if args.decision == "approve" else StepAction.REJECT
+    now = datetime.now(UTC)
+    posted = None
     try:
         with _engine().begin() as conn:
             request = decide(
-                conn,
-                _matrix(args.authority),
-                key,
-                args.by,
-                args.role,
-                action,
-                args.reason or "",
-                datetime.now(UTC),
-            )
+                conn, _matrix(args.authority), key, args.by, args.role, action,
+                args.reason or "", now,
+            )  # fmt: skip
+            if (
+                request.status is RequestStatus.APPROVED
+                and request.ask.kind is ArrangementKind.WAIVER
+            ):
+                posted = post_waiver(conn, key, args.by, now)
     except ArrangementRefused as exc:
         raise CommandRefused(str(exc)) from None
     print(f"R{key}: {request.status.value} ({len(request.approvals)} of "
           f"{request.approvals_needed} approvals)")  # fmt: skip
+    if posted is not None:
+        print(f"  posted as A{posted}: the close applies it from the next open day")
     return 0
 
 
@@ -347,26 +573,48 @@ def cmd_offers(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def _plan_options(parser: Any, parse_date: Any) -> None:
+    parser.add_argument("account_id")
+    parser.add_argument("--term", type=int, help="months (default 12; up to 60, CN-PLAN)")
+    parser.add_argument("--start", type=parse_date, help="first due date (default in 30 days)")
+    parser.add_argument("--monthly-rate", default="0", help="the plan's monthly rate, e.g. 0.5%%")
+    parser.add_argument("--down", default="0", help="down payment, due on signing")
+    for charge in ("penalty", "late-fee"):
+        parser.add_argument(
+            f"--{charge}", choices=["waive", "freeze", "capitalise"], default="capitalise"
+        )
+    parser.add_argument("--future-fees", choices=["keep", "waive"], default="keep")
+    parser.add_argument("--re-age-after", type=int, help="re-age after N on-time payments")
+    parser.add_argument("--income", help="monthly income: propose the shortest affordable term")
+    parser.add_argument("--spending", help="essential monthly spending")
+    parser.add_argument("--debts", help="other debts' monthly payments")
+
+
 def add_commands(commands: Any, parse_date: Any) -> None:
     plan = commands.add_parser("plan", help="personalised repayment plans (个性化分期)")
     psub = plan.add_subparsers(dest="plan_command", required=True)
     propose = psub.add_parser("propose", help="the plan some terms would give, from today's owed")
-    propose.add_argument("account_id")
-    propose.add_argument("--term", type=int, help="months (default 12; up to 60, CN-PLAN)")
-    propose.add_argument("--start", type=parse_date, help="first due date (default in 30 days)")
-    propose.add_argument("--monthly-rate", default="0", help="the plan's monthly rate, e.g. 0.5%%")
-    propose.add_argument("--down", default="0", help="down payment")
-    for charge in ("penalty", "late-fee"):
-        propose.add_argument(
-            f"--{charge}", choices=["waive", "freeze", "capitalise"], default="capitalise"
-        )
-    propose.add_argument("--future-fees", choices=["keep", "waive"], default="keep")
-    propose.add_argument("--re-age-after", type=int, help="re-age after N on-time payments")
-    propose.add_argument("--income", help="monthly income: propose the shortest affordable term")
-    propose.add_argument("--spending", help="essential monthly spending")
-    propose.add_argument("--debts", help="other debts' monthly payments")
+    sign = psub.add_parser("sign", help="sign a plan: posted at once within authority")
+    for parser in (propose, sign):
+        _plan_options(parser, parse_date)
     propose.add_argument("--json", action="store_true")
     propose.set_defaults(handler=cmd_plan_propose)
+    sign.add_argument("--by", required=True)
+    sign.add_argument("--role", required=True)
+    sign.add_argument("--authority", type=Path, help="authority matrix (default: shipped)")
+    sign.add_argument("--request", help="an approved plan request (R12) this plan carries out")
+    sign.add_argument(
+        "--on-break",
+        choices=["resume", "revert"],
+        default="resume",
+        help="when broken: collection resumes on the plan, or the old terms return",
+    )
+    sign.add_argument("--grace", type=int, default=5, help="days late before the plan breaks")
+    sign.set_defaults(handler=cmd_plan_sign)
+    show = psub.add_parser("show", help="an account's arrangements and plan schedules")
+    show.add_argument("account_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_plan_show)
 
     settle = commands.add_parser("settle", help="settlement offers (a discounted lump sum)")
     ssub = settle.add_subparsers(dest="settle_command", required=True)
@@ -379,6 +627,10 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     offer.add_argument("--role", required=True)
     offer.add_argument("--authority", type=Path, help="authority matrix (default: shipped)")
     offer.set_defaults(handler=cmd_settle_offer)
+    accept = ssub.add_parser("accept", help="the borrower accepts a granted or approved offer")
+    accept.add_argument("request", help="R12")
+    accept.add_argument("--by", required=True)
+    accept.set_defaults(handler=cmd_settle_accept)
 
     waive = commands.add_parser("waive", help="waivers of penalty interest, late fees, fees")
     wsub = waive.add_subparsers(dest="waive_command", required=True)

@@ -3,9 +3,8 @@ record of every ask for a concession (``arrangement_requests`` and ``arrangement
 
 The rules are pure (:mod:`recoup.arrangements`): the authority matrix decides, this module
 reads and keeps. A request is written with every step it has; a decision appends one step and
-moves the status, in the caller's transaction. Nothing here posts to the ledger yet: a granted
-or approved waiver, settlement or plan is recorded as granted, and posting it through the
-ledger is the next step of issue 7.
+moves the status, in the caller's transaction. Carrying out a granted or approved request
+(posting a waiver, accepting a settlement, signing a plan) is :mod:`recoup.collection.postings`.
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def owed_now(conn: Connection, account_id: str) -> AccountOwed:
     """What ``account_id`` owes at the end of the last closed day, by component: unpaid
     principal and fee of the installments due by then (overdue) and after (not due), and the
     unpaid late fees and penalty interest."""
-    a, i = t.accounts, t.installments
+    a, i, p = t.accounts, t.installments, t.plans
     row = conn.execute(
         sa.select(a.c.account_key, a.c.bucket).where(a.c.account_id == account_id)
     ).first()
@@ -66,8 +65,8 @@ def owed_now(conn: Connection, account_id: str) -> AccountOwed:
     if as_of is None:
         raise ArrangementRefused("no day has been closed yet: the amounts owed are not known")
     due = i.c.due_date <= as_of
-    unpaid_principal = i.c.principal_cents - i.c.paid_principal_cents
-    unpaid_fee = i.c.fee_cents - i.c.paid_fee_cents
+    unpaid_principal = i.c.principal_cents - i.c.paid_principal_cents - i.c.adjusted_principal_cents
+    unpaid_fee = i.c.fee_cents - i.c.paid_fee_cents - i.c.adjusted_fee_cents
 
     def total(expr: Any) -> Any:
         return sa.func.coalesce(sa.func.sum(expr), 0)
@@ -78,9 +77,13 @@ def owed_now(conn: Connection, account_id: str) -> AccountOwed:
             total(sa.case((due, 0), else_=unpaid_principal)),
             total(sa.case((due, unpaid_fee), else_=0)),
             total(sa.case((due, 0), else_=unpaid_fee)),
-            total(i.c.late_fee_cents - i.c.paid_late_fee_cents),
-            total(i.c.penalty_cents - i.c.paid_penalty_cents),
-        ).where(i.c.account_key == row[0], i.c.settled == 0)
+            total(i.c.late_fee_cents - i.c.paid_late_fee_cents - i.c.adjusted_late_fee_cents),
+            total(i.c.penalty_cents - i.c.paid_penalty_cents - i.c.adjusted_penalty_cents),
+        )
+        .join(p, p.c.plan_key == i.c.plan_key)
+        # A plan signed since (it starts on the open day) is not owed yet: the close of its
+        # first day moves the old installments into it.
+        .where(i.c.account_key == row[0], i.c.settled == 0, p.c.start_date <= as_of)
     ).one()
     owed = Owed(*(int(v) for v in sums))
     return AccountOwed(int(row[0]), account_id, str(row[1]), as_of, owed)

@@ -2,11 +2,14 @@
 
 1. **close** the ledger through the day (itself resumable: a killed close goes on from the
    last closed day or partition);
-2. **score** the book with each kind's champion model (skipped while no model is trained);
-3. **strategy**: cases, follow-up and the day's actions, each through the contact gate;
-4. **allocate** the open cases (agency placements wait for the outsourcing notice);
-5. **outbox**: the allowed actions rendered into messages and tasks;
-6. **dispatch** what is due now through the configured transports (skipped when none is).
+2. **arrangements**: settlements paid in full are written off and unpaid ones lapse, plans
+   paid off complete and plans paid late break
+   (:func:`recoup.collection.postings.judge_arrangements`);
+3. **score** the book with each kind's champion model (skipped while no model is trained);
+4. **strategy**: cases, follow-up and the day's actions, each through the contact gate;
+5. **allocate** the open cases (agency placements wait for the outsourcing notice);
+6. **outbox**: the allowed actions rendered into messages and tasks;
+7. **dispatch** what is due now through the configured transports (skipped when none is).
 
 Each step that finishes is recorded as a ``collection_runs`` row of kind ``cycle-<step>`` with
 its summary, so running the cycle again for the same day resumes after the last finished step
@@ -30,6 +33,7 @@ from recoup.allocation import TeamsConfig
 from recoup.close import close_through, last_closed_day
 from recoup.collection.allocation_run import run_allocation
 from recoup.collection.daily import RunRefused, run_daily_strategy, strategy_in_force
+from recoup.collection.postings import judge_arrangements
 from recoup.compliance import Profile
 from recoup.contact.message import Sender
 from recoup.contact.outbox import dispatch, queue_day_messages
@@ -38,7 +42,7 @@ from recoup.scoring.run import score_book
 from recoup.store import tables as t
 from recoup.strategy import Strategy, load_default_strategy
 
-STEPS = ("close", "score", "strategy", "allocate", "outbox", "dispatch")
+STEPS = ("close", "arrangements", "score", "strategy", "allocate", "outbox", "dispatch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,10 @@ def run_cycle(
         with engine.connect() as conn:
             return f"closed through {last_closed_day(conn)} ({len(runs)} runs)"
 
+    def judge() -> str:
+        with engine.begin() as conn:
+            return judge_arrangements(conn, as_of, clock()).describe()
+
     def score() -> str:
         return score_book(engine, as_of, clock()).describe()
 
@@ -138,6 +146,7 @@ def run_cycle(
 
     actions: dict[str, Callable[[], str]] = {
         "close": close,
+        "arrangements": judge,
         "score": score,
         "strategy": strategy_step,
         "allocate": allocate,

@@ -566,9 +566,7 @@ def run_rules(
     accounts = accounts.sort("account_key")
     # Installments from before adjustments existed (or never adjusted) have none.
     installments = installments.with_columns(
-        pl.lit(0, pl.Int64).alias(c)
-        for c in ADJUSTED_COLUMNS
-        if c not in installments.columns
+        pl.lit(0, pl.Int64).alias(c) for c in ADJUSTED_COLUMNS if c not in installments.columns
     )
     ledger = _Ledger(installments, accounts, _product_parameters(products), buckets)
     end = day_number(through)
@@ -825,9 +823,7 @@ def _result(
         },
         schema={"adjustment_key": pl.Int64, "applied_cents": pl.Int64},
     ).sort("adjustment_key")
-    return KernelResult(
-        installments, accounts, charges, moves_frame, snapshot_frame, applied_frame
-    )
+    return KernelResult(installments, accounts, charges, moves_frame, snapshot_frame, applied_frame)
 
 
 def _state_frame(
