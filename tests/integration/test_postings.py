@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from recoup.arrangements import ArrangementKind, Ask, Granted, default_authority
-from recoup.arrangements.plans import ChargeTreatment, PlanRules, PlanTerms, propose_plan
+from recoup.arrangements.plans import ChargeTreatment, PlanRules, PlanTerms, ReAge, propose_plan
 from recoup.close import close_through, recompute_all
 from recoup.collection.arrangements import AccountOwed, open_request, owed_now
 from recoup.collection.postings import (
@@ -428,4 +428,43 @@ def test_plan__honoured_to_the_end_completes_and_lifts_the_hold(
     assert [cleared is not None for _, cleared in _flags(book)] == [True]
     state = _account(book, "A3")
     assert (state["dpd"], state["overdue_cents"], state["outstanding_principal_cents"]) == (0, 0, 0)
+    _assert_replays_agree(book)
+
+
+def test_plan__re_aged_only_after_its_first_payments_dpd_counts_on_until_then(
+    book: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    close_through(book, DAY)
+    with book.begin() as conn:
+        account = owed_now(conn, "A1")
+        terms = PlanTerms(
+            term_months=4, start=DAY + timedelta(days=30), re_age=ReAge.after_payments(2)
+        )
+        sign_plan(conn, account, propose_plan(account.owed, terms, PlanRules()), by="c", now=NOW)
+    close_through(book, DAY + timedelta(days=1))
+    state = _account(book, "A1")
+    assert (state["dpd"], state["bucket"]) == (41, "M2")  # not re-aged: DPD counts on
+    assert state["overdue_cents"] == 0  # while nothing is overdue any more (no charges)
+
+    plan = _installments(book, "A1").filter(pl.col("plan_id") != "P1")
+    first, second = plan.row(0, named=True), plan.row(1, named=True)
+    for n, row in enumerate((first, second)):
+        amount = int(row["principal_cents"] + row["fee_cents"])
+        _payment(book, tmp_path, OraclePayment(f"RA{n}", amount, row["due_date"]), 1)
+    close_through(book, first["due_date"])
+    assert _account(book, "A1")["dpd"] == 40 + (first["due_date"] - DAY).days  # one paid
+    close_through(book, second["due_date"] - timedelta(days=1))
+    assert _account(book, "A1")["bucket"] == "M4"  # aged through M3 into M4 meanwhile
+    close_through(book, second["due_date"])
+    state = _account(book, "A1")
+    assert (state["dpd"], state["bucket"]) == (0, "M0")  # re-aged with the second payment
+    with book.connect() as conn:
+        moves = conn.execute(
+            sa.select(t.bucket_moves.c.moved_on, t.bucket_moves.c.to_bucket)
+            .where(t.bucket_moves.c.account_key == 1)
+            .order_by(t.bucket_moves.c.moved_on)
+        ).all()
+    assert (second["due_date"], "M0") == tuple(moves[-1])
+    assert [m[1] for m in moves[-3:]] == ["M3", "M4", "M0"]
     _assert_replays_agree(book)

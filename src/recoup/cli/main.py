@@ -214,6 +214,7 @@ def cmd_account_show(args: argparse.Namespace) -> int:
         as_of,
         catalog.buckets,
         adjustments=stored.adjustments,
+        reaging=stored.reaging,
     )
     payload = view.to_json()
     if args.json:

@@ -39,10 +39,12 @@ from recoup.store.ledger_queries import (
     ADJUSTMENT_SCHEMA,
     INSTALLMENT_SCHEMA,
     PAYMENT_SCHEMA,
+    REAGING_SCHEMA,
     accounts_query,
     adjustments_query,
     installments_query,
     payments_query,
+    reaging_query,
 )
 from recoup.store.repository import load_catalog_from_store
 
@@ -579,6 +581,11 @@ def _close_window(
         else book.accounts.clear()
     )
     accounts = pl.concat([clean_accounts, dirty_accounts])
+    reaging = read_frame(conn, reaging_query([]), REAGING_SCHEMA)
+
+    def with_reaging(frame: pl.DataFrame) -> pl.DataFrame:
+        """Accounts whose plan re-ages them after payments carry its terms."""
+        return frame.join(reaging, on="account_key", how="left") if reaging.height else frame
 
     results = []
     if clean_accounts.height:
@@ -598,11 +605,13 @@ def _close_window(
                 clean_installments.with_columns(pl.lit(0, pl.Int32).alias("settled")),
                 rules(
                     clean_installments.drop("start_date"),
-                    clean_accounts.select(
-                        "account_key",
-                        pl.lit(window_start - timedelta(days=1)).alias("start"),
-                        "credit_balance_cents",
-                        "tolerance_cents",
+                    with_reaging(
+                        clean_accounts.select(
+                            "account_key",
+                            pl.lit(window_start - timedelta(days=1)).alias("start"),
+                            "credit_balance_cents",
+                            "tolerance_cents",
+                        )
                     ),
                     effective_payments(clean_payments, window_end),
                     catalog.products,
@@ -672,7 +681,7 @@ def _close_window(
                 stored_installments,
                 rules(
                     dirty_installments.drop("start_date"),
-                    replay_from,
+                    with_reaging(replay_from),
                     effective_payments(dirty_payments, window_end),
                     catalog.products,
                     window_end,

@@ -405,6 +405,14 @@ def sign_plan(
     }
     created = now.astimezone(UTC)
     terms = _plan_terms(proposal, on_break, grace_days)
+    # A plan that re-ages after payments keeps the account's DPD counting from where it
+    # counts now (the old oldest unpaid due date) until they are paid.
+    dpd = int(
+        conn.execute(
+            sa.select(t.accounts.c.dpd).where(t.accounts.c.account_key == account.account_key)
+        ).scalar_one()
+    )
+    aged_from = account.as_of - timedelta(days=dpd) if proposal.re_age_from and dpd else None
     key = _insert_arrangement(
         conn,
         account_key=account.account_key,
@@ -413,6 +421,8 @@ def sign_plan(
         request_key=request_key,
         effective_on=day,
         amount_cents=proposal.total_payable_cents,
+        aged_from=aged_from,
+        re_age_through=proposal.re_age_from if aged_from else None,
         terms=json.dumps(terms, ensure_ascii=False),
         created_by=by,
         created_at=created,

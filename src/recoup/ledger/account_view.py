@@ -92,6 +92,7 @@ def view_account(
     as_of: date,
     buckets: Sequence[Bucket] = DEFAULT_BUCKETS,
     adjustments: pl.DataFrame | None = None,
+    reaging: pl.DataFrame | None = None,
 ) -> AccountView:
     """Replay one account from its first plan through ``as_of``.
 
@@ -99,7 +100,9 @@ def view_account(
     :data:`recoup.ledger.kernel.INSTALLMENT_INPUT`; their charged and paid amounts are
     ignored and rebuilt), ``payments`` all of its payment and reversal rows (as taken by
     :func:`recoup.ledger.kernel.effective_payments`), ``adjustments`` its adjustments
-    (columns of :data:`recoup.ledger.kernel.ADJUSTMENT_INPUT`).
+    (columns of :data:`recoup.ledger.kernel.ADJUSTMENT_INPUT`), ``reaging`` the re-age
+    terms of its plan if it waits for payments to be re-aged (one row: ``aged_from,
+    re_age_plan_key, re_age_through``).
     """
     tolerance = min(
         (products[p].tolerance_cents for p in installments["product_id"].unique()), default=0
@@ -130,6 +133,10 @@ def view_account(
                 "credit_balance_cents": pl.Int64,
                 "tolerance_cents": pl.Int64,
             },
+        ).hstack(
+            reaging.select("aged_from", "re_age_plan_key", "re_age_through")
+            if reaging is not None and reaging.height
+            else []
         ),
         effective_payments(payments, as_of),
         products,

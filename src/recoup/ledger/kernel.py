@@ -227,6 +227,11 @@ def _group_sums(values: I64, lengths: I64) -> I64:
     return sums
 
 
+def _day_numbers(days: pl.Series, missing: int) -> I64:
+    numbers: I64 = days.cast(pl.Date).cast(pl.Int32).cast(pl.Int64).fill_null(missing).to_numpy()
+    return numbers.astype(np.int64)
+
+
 def _exclusive_group_cumsum(values: I64, lengths: I64, group_start: I64) -> I64:
     """For each value, the sum of the values before it in its group."""
     cumulative: I64 = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
@@ -315,6 +320,13 @@ class _Ledger:
         self.tolerance = accounts["tolerance_cents"].to_numpy().astype(np.int64)
         self.credit = accounts["credit_balance_cents"].to_numpy().astype(np.int64).copy()
         self.start = accounts["start"].cast(pl.Int32).to_numpy().astype(np.int64)
+        # Re-ageing after a plan's first payments ("Re-ageing" in docs/ledger-rules.md): the
+        # day DPD counts from until the plan's installments due by `re_age_through` are paid.
+        self.aged_from: I64 | None = None
+        if "aged_from" in accounts.columns and accounts["aged_from"].is_not_null().any():
+            self.aged_from = _day_numbers(accounts["aged_from"], _NO_DAY)
+            self.re_age_plan = accounts["re_age_plan_key"].fill_null(-1).to_numpy().astype(np.int64)
+            self.re_age_through = _day_numbers(accounts["re_age_through"], -1)
 
         self.bucket_names = [b.name for b in buckets]
         self.bucket_mins = np.array([b.min_dpd for b in buckets], dtype=np.int64)
@@ -323,7 +335,7 @@ class _Ledger:
         everyone = np.arange(account_keys.size, dtype=np.int64)
         state = self.account_state(everyone, self.start)
         self.overdue = state["overdue_total"] > self.tolerance
-        self.oldest = state["oldest"]
+        self.origin = state["origin"]
         self.dpd = state["dpd"]
 
     # ----------------------------------------------------------------- state queries
@@ -367,14 +379,28 @@ class _Ledger:
             np.where(owes_principal_or_fee, self.due[rows], _NO_DAY), lengths, _NO_DAY
         )
         is_overdue = total > self.tolerance[accounts]
-        dpd = np.where(is_overdue & (oldest != _NO_DAY), day - oldest, 0)
+        # The day DPD counts from: the oldest installment owing principal or fee while the
+        # account is overdue, or an older day while a re-age waits for payments.
+        origin = np.where(is_overdue, oldest, _NO_DAY)
+        if self.aged_from is not None:
+            row_account = np.repeat(accounts, lengths)
+            waits = (
+                (self.plan_key[rows] == self.re_age_plan[row_account])
+                & (self.due[rows] <= self.re_age_through[row_account])
+                & ((unpaid_principal + unpaid_fee) > 0)
+            )
+            pending = (_group_sums(waits.astype(np.int64), lengths) > 0) & (
+                self.aged_from[accounts] != _NO_DAY
+            )
+            origin = np.where(pending, np.minimum(origin, self.aged_from[accounts]), origin)
+        dpd = np.where(origin != _NO_DAY, day - origin, 0)
         return {
             "overdue_principal": overdue_principal,
             "overdue_fee": overdue_fee,
             "overdue_late_fee": overdue_late_fee,
             "overdue_penalty": overdue_penalty,
             "overdue_total": total,
-            "oldest": oldest,
+            "origin": origin,
             "dpd": dpd.astype(np.int64),
             "outstanding_principal": _group_sums(unpaid_principal, lengths),
         }
@@ -464,7 +490,7 @@ class _Ledger:
         state = self.account_state(accounts, day)
         moves = self._moves(accounts, previous, day, state["dpd"])
         self.overdue[accounts] = state["overdue_total"] > self.tolerance[accounts]
-        self.oldest[accounts] = state["oldest"]
+        self.origin[accounts] = state["origin"]
         self.dpd[accounts] = state["dpd"]
         return moves, state
 
@@ -502,10 +528,10 @@ class _Ledger:
 
     def _moves(self, accounts: I64, previous: I64, day: I64, dpd_today: I64) -> list[I64]:
         """Bucket moves on the days previous+1 .. day: crossings while aging, then today's."""
-        aging = self.overdue[accounts] & (self.oldest[accounts] != _NO_DAY)
+        aging = self.origin[accounts] != _NO_DAY
         dpd_before = self.dpd[accounts]
         # DPD at the end of day-1: it rose one a day since `previous` while overdue.
-        dpd_eve = np.where(aging, day - 1 - self.oldest[accounts], dpd_before)
+        dpd_eve = np.where(aging, day - 1 - self.origin[accounts], dpd_before)
         dpd_eve = np.where(day - 1 > previous, dpd_eve, dpd_before)
         parts: list[list[I64]] = [[], [], [], [], []]
         # Crossings of each bucket's lower bound during the quiet days.
@@ -514,7 +540,7 @@ class _Ledger:
             crossed = aging & (dpd_before < bound) & (dpd_eve >= bound)
             if crossed.any():
                 parts[0].append(accounts[crossed])
-                parts[1].append(self.oldest[accounts][crossed] + bound)
+                parts[1].append(self.origin[accounts][crossed] + bound)
                 parts[2].append(np.full(int(crossed.sum()), index - 1, dtype=np.int64))
                 parts[3].append(np.full(int(crossed.sum()), index, dtype=np.int64))
                 parts[4].append(np.full(int(crossed.sum()), bound, dtype=np.int64))
@@ -550,7 +576,9 @@ def run_rules(
             amounts as they stood at the end of each account's start day.
         accounts: ``account_key``, ``start`` (Date: the day whose end the installment state
             describes), ``credit_balance_cents`` at that point and ``tolerance_cents`` (see
-            :func:`account_tolerance`).
+            :func:`account_tolerance`); optionally ``aged_from`` (Date), ``re_age_plan_key``
+            and ``re_age_through`` (Date) for accounts whose plan re-ages them only after
+            its first payments.
         payments: ``account_key, paid_on, amount_cents`` of payments that count (see
             :func:`effective_payments`); those outside each account's (start, through] are
             ignored.

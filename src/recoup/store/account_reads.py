@@ -13,9 +13,11 @@ from recoup.store.ledger_queries import (
     ADJUSTMENT_SCHEMA,
     INSTALLMENT_SCHEMA,
     PAYMENT_SCHEMA,
+    REAGING_SCHEMA,
     adjustments_query,
     installments_query,
     payments_query,
+    reaging_query,
 )
 
 
@@ -31,6 +33,7 @@ class StoredAccount:
     installments: pl.DataFrame
     payments: pl.DataFrame
     adjustments: pl.DataFrame
+    reaging: pl.DataFrame
 
 
 def load_account(conn: sa.Connection, account_id: str) -> StoredAccount:
@@ -49,7 +52,8 @@ def load_account(conn: sa.Connection, account_id: str) -> StoredAccount:
     adjustments = read_frame(
         conn, adjustments_query([t.adjustments.c.account_key == key]), ADJUSTMENT_SCHEMA
     )
-    return StoredAccount(key, account_id, currency, installments, payments, adjustments)
+    reaging = read_frame(conn, reaging_query([t.arrangements.c.account_key == key]), REAGING_SCHEMA)
+    return StoredAccount(key, account_id, currency, installments, payments, adjustments, reaging)
 
 
 def load_moves(conn: sa.Connection, account_id: str) -> pl.DataFrame:

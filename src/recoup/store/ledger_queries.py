@@ -102,3 +102,25 @@ def adjustments_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tupl
         adj.c.amount_cents,
         adj.c.kind,
     ).where(*where)
+
+
+#: Accounts whose plan re-ages them only after its first payments (kernel account columns).
+REAGING_SCHEMA = {
+    "account_key": pl.Int64,
+    "aged_from": pl.Date,
+    "re_age_plan_key": pl.Int64,
+    "re_age_through": pl.Date,
+}
+
+
+def reaging_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[tuple[object, ...]]:
+    """The latest plan of each account that re-ages it after payments (REAGING_SCHEMA)."""
+    ar = t.arrangements
+    latest = (
+        sa.select(sa.func.max(ar.c.arrangement_key))
+        .where(ar.c.kind == "plan", ar.c.aged_from.is_not(None))
+        .group_by(ar.c.account_key)
+    )
+    return sa.select(ar.c.account_key, ar.c.aged_from, ar.c.plan_key, ar.c.re_age_through).where(
+        ar.c.arrangement_key.in_(latest), *where
+    )

@@ -622,6 +622,10 @@ arrangements = Table(
     Column("expires_on", Date, nullable=True),  # a settlement's last day to pay
     Column("amount_cents", BigInteger, nullable=False),  # to pay (settlement, plan) or waived
     Column("plan_key", BigInteger, ForeignKey("plans.plan_key"), nullable=True),  # a plan's
+    # A plan that re-ages only after its first payments: DPD counts from `aged_from` until
+    # its installments due by `re_age_through` are paid (docs/ledger-rules.md, Re-ageing).
+    Column("aged_from", Date, nullable=True),
+    Column("re_age_through", Date, nullable=True),
     Column("terms", Text, nullable=False),  # JSON: the agreed terms, as shown to the borrower
     Column("created_by", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

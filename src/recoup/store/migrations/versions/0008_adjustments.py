@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column("expires_on", sa.Date(), nullable=True),
         sa.Column("amount_cents", sa.BigInteger(), nullable=False),
         sa.Column("plan_key", sa.BigInteger(), nullable=True),
+        sa.Column("aged_from", sa.Date(), nullable=True),
+        sa.Column("re_age_through", sa.Date(), nullable=True),
         sa.Column("terms", sa.Text(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
