@@ -9,6 +9,7 @@ must agree with the stored account state.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -218,12 +219,16 @@ def test_waiver__an_expired_waiver_is_not_posted(book: sa.Engine) -> None:  # no
 # --------------------------------------------------------------------------- settlements
 
 
-def _accepted_settlement(store: sa.Engine, account_id: str, discount: str, expires: date) -> int:
+def _accepted_settlement(
+    store: sa.Engine, account_id: str, discount: str, expires: date, installments: int = 1
+) -> int:
     from recoup.arrangements.settlements import settlement_offer
 
     with store.begin() as conn:
         account = owed_now(conn, account_id)
-        offer = settlement_offer(account.owed.total, Decimal(discount), expires)
+        offer = settlement_offer(
+            account.owed.total, Decimal(discount), expires, installments=installments
+        )
         ask = Ask(
             ArrangementKind.SETTLEMENT, account.bucket, offer.discount_cents, account.owed.total
         )
@@ -295,6 +300,31 @@ def test_settlement__not_paid_by_its_last_day_lapses_and_nothing_is_written_off(
     with book.connect() as conn:
         status = conn.execute(sa.select(t.arrangements.c.status)).scalar_one()
     assert status == "lapsed"
+
+
+def test_settlement__a_short_plan_lapses_when_its_first_payment_falls_short(
+    book: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    close_through(book, DAY)
+    first_due = DAY + timedelta(days=2)
+    _accepted_settlement(book, "A3", "0.3", first_due, installments=3)
+    with book.connect() as conn:
+        terms = conn.execute(sa.select(t.arrangements.c.terms)).scalar_one()
+    first = int(Decimal(json.loads(terms)["payments"][0]["amount"]) * 100)
+    _payment(book, tmp_path, OraclePayment("S3", first - 1, first_due), 3)
+    outcomes = []
+    for day in range(1, 4):
+        close_through(book, DAY + timedelta(days=day))
+        with book.begin() as conn:
+            outcomes.append(judge_arrangements(conn, DAY + timedelta(days=day), NOW))
+    assert [o.settlements_lapsed for o in outcomes] == [0, 0, 1]  # the day after it was due
+    with book.connect() as conn:
+        status, reason = conn.execute(
+            sa.select(t.arrangements.c.status, t.arrangements.c.status_reason)
+        ).one()
+    assert status == "lapsed" and str(first_due) in reason
+    assert _adjustments(book).is_empty()
 
 
 # --------------------------------------------------------------------------- plans

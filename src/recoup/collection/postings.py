@@ -250,51 +250,78 @@ class Judged:
         )
 
 
-def _paid_since(conn: Connection, as_of: date) -> pl.DataFrame:
-    """Per accepted settlement, the payments that count as of ``as_of`` made from its first
-    day on (a reversal dated by ``as_of`` removes its payment)."""
+def _settlement_payments(conn: Connection, as_of: date) -> pl.DataFrame:
+    """The payments that count as of ``as_of`` on accounts with an accepted settlement, made
+    from its first day on (a reversal dated by ``as_of`` removes its payment)."""
     ar, pay = t.arrangements, t.payments
     return read_frame(
         conn,
-        sa.select(
-            ar.c.arrangement_key,
-            sa.func.coalesce(sa.func.sum(pay.c.amount_cents), 0).label("paid_cents"),
-        )
-        .select_from(
-            ar.outerjoin(
-                pay,
-                sa.and_(
-                    pay.c.account_key == ar.c.account_key,
-                    pay.c.paid_on >= ar.c.effective_on,
-                    pay.c.paid_on <= as_of,
-                    pay.c.reverses_payment_id.is_(None),
-                    sa.or_(pay.c.reversed_on.is_(None), pay.c.reversed_on > as_of),
-                ),
-            )
-        )
-        .where(ar.c.kind == "settlement", ar.c.status == "accepted")
-        .group_by(ar.c.arrangement_key),
-        {"arrangement_key": pl.Int64, "paid_cents": pl.Int64},
+        sa.select(ar.c.arrangement_key, pay.c.paid_on, pay.c.amount_cents)
+        .join(pay, pay.c.account_key == ar.c.account_key)
+        .where(
+            ar.c.kind == "settlement",
+            ar.c.status == "accepted",
+            pay.c.paid_on >= ar.c.effective_on,
+            pay.c.paid_on <= as_of,
+            pay.c.reverses_payment_id.is_(None),
+            sa.or_(pay.c.reversed_on.is_(None), pay.c.reversed_on > as_of),
+        ),
+        {"arrangement_key": pl.Int64, "paid_on": pl.Date, "amount_cents": pl.Int64},
     )
 
 
 def _judge_settlements(conn: Connection, as_of: date, now: datetime) -> tuple[int, int]:
+    """A settlement is paid in full once the payments since it was accepted reach its amount;
+    it lapses when, after one of its due dates, less than the amount due by then was paid."""
     ar = t.arrangements
     accepted = read_frame(
         conn,
-        sa.select(ar.c.arrangement_key, ar.c.account_key, ar.c.amount_cents, ar.c.expires_on).where(
+        sa.select(ar.c.arrangement_key, ar.c.account_key, ar.c.amount_cents, ar.c.terms).where(
             ar.c.kind == "settlement", ar.c.status == "accepted", ar.c.effective_on <= as_of
         ),
         {
             "arrangement_key": pl.Int64,
             "account_key": pl.Int64,
             "amount_cents": pl.Int64,
-            "expires_on": pl.Date,
+            "terms": pl.String,
         },
-    ).join(_paid_since(conn, as_of), on="arrangement_key", how="left")
-    completed = accepted.filter(pl.col("paid_cents") >= pl.col("amount_cents"))
-    lapsed = accepted.filter(
-        (pl.col("paid_cents") < pl.col("amount_cents")) & (pl.col("expires_on") < as_of)
+    )
+    payments = _settlement_payments(conn, as_of)
+    paid = payments.group_by("arrangement_key").agg(pl.col("amount_cents").sum().alias("paid"))
+    accepted = accepted.join(paid, on="arrangement_key", how="left").with_columns(
+        pl.col("paid").fill_null(0)
+    )
+    completed = accepted.filter(pl.col("paid") >= pl.col("amount_cents"))
+    # Each scheduled payment, with what was due by its date (cumulative).
+    schedule = pl.DataFrame(
+        [
+            {
+                "arrangement_key": row["arrangement_key"],
+                "due_date": date.fromisoformat(p["due_date"]),
+                "due": parse_cents(str(p["amount"])),
+            }
+            for row in accepted.filter(pl.col("paid") < pl.col("amount_cents")).iter_rows(
+                named=True
+            )
+            for p in json.loads(row["terms"]).get("payments") or []
+        ],
+        schema={"arrangement_key": pl.Int64, "due_date": pl.Date, "due": pl.Int64},
+    ).with_columns(pl.col("due").cum_sum().over("arrangement_key", order_by="due_date"))
+    missed = (
+        schedule.filter(pl.col("due_date") < as_of)
+        .join(payments, on="arrangement_key", how="left")
+        .with_columns(
+            pl.when(pl.col("paid_on") <= pl.col("due_date"))
+            .then(pl.col("amount_cents"))
+            .otherwise(0)
+            .fill_null(0)
+            .alias("in_time")
+        )
+        .group_by("arrangement_key", "due_date", "due")
+        .agg(pl.col("in_time").sum())
+        .filter(pl.col("in_time") < pl.col("due"))
+        .group_by("arrangement_key")
+        .agg(pl.col("due_date").min())
     )
     next_day = as_of + timedelta(days=1)
     entries = [
@@ -312,8 +339,15 @@ def _judge_settlements(conn: Connection, as_of: date, now: datetime) -> tuple[in
     ]
     _insert_adjustments(conn, entries)
     _set_status(conn, completed["arrangement_key"], "completed", as_of, "paid in full")
-    _set_status(conn, lapsed["arrangement_key"], "lapsed", as_of, "not paid by its last day")
-    return completed.height, lapsed.height
+    for row in missed.iter_rows(named=True):
+        _set_status(
+            conn,
+            pl.Series([row["arrangement_key"]]),
+            "lapsed",
+            as_of,
+            f"less than was due by {row['due_date']} was paid by then",
+        )
+    return completed.height, missed.height
 
 
 def _set_status(conn: Connection, keys: pl.Series, status: str, day: date, reason: str) -> None:
