@@ -604,7 +604,7 @@ def _close_window(
             (
                 clean_installments.with_columns(pl.lit(0, pl.Int32).alias("settled")),
                 rules(
-                    clean_installments.drop("start_date"),
+                    clean_installments,
                     with_reaging(
                         clean_accounts.select(
                             "account_key",
@@ -680,7 +680,7 @@ def _close_window(
             (
                 stored_installments,
                 rules(
-                    dirty_installments.drop("start_date"),
+                    dirty_installments,
                     with_reaging(replay_from),
                     effective_payments(dirty_payments, window_end),
                     catalog.products,

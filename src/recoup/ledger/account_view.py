@@ -119,7 +119,7 @@ def view_account(
     replay_from = (min(starts) if starts else as_of) - timedelta(days=1)
     replay_from = min(replay_from, as_of)
     result = run_rules(
-        zeroed.select([c for c in zeroed.columns if c != "start_date"]),
+        zeroed,
         pl.DataFrame(
             {
                 "account_key": [account_key],

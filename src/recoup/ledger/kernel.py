@@ -287,6 +287,12 @@ class _Ledger:
 
         self.due = col("due")
         self.plan_key = col("plan_key")
+        # A plan that has not started is not part of the account for adjustments.
+        self.plan_start = (
+            _day_numbers(frame["start_date"], -1)
+            if "start_date" in frame.columns
+            else np.full_like(self.due, -1)
+        )
         self.pen_start = col("pen_start")
         self.principal = col("principal_cents")
         self.fee = col("fee_cents")
@@ -387,10 +393,11 @@ class _Ledger:
             waits = (
                 (self.plan_key[rows] == self.re_age_plan[row_account])
                 & (self.due[rows] <= self.re_age_through[row_account])
+                & (self.plan_start[rows] <= row_day)
                 & ((unpaid_principal + unpaid_fee) > 0)
             )
             pending = (_group_sums(waits.astype(np.int64), lengths) > 0) & (
-                self.aged_from[accounts] != _NO_DAY
+                self.aged_from[accounts] <= day
             )
             origin = np.where(pending, np.minimum(origin, self.aged_from[accounts]), origin)
         dpd = np.where(origin != _NO_DAY, day - origin, 0)
@@ -407,16 +414,18 @@ class _Ledger:
 
     # ----------------------------------------------------------------- step 0
 
-    def adjust(self, accounts: I64, plan_key: I64, component: I64, amount: I64) -> I64:
-        """Apply one adjustment to each of ``accounts`` (distinct): ``plan_key`` -1 for the
-        whole account, ``component`` an index into :data:`COMPONENTS`, ``amount`` in cents
-        (``_ALL`` for all of it, negative to give back). A positive amount fills the unpaid
-        amounts oldest first; a negative one takes back adjusted amounts newest first.
-        Returns the applied amount of each entry."""
+    def adjust(self, accounts: I64, day: I64, plan_key: I64, component: I64, amount: I64) -> I64:
+        """Apply one adjustment to each of ``accounts`` (distinct) at the start of ``day``:
+        ``plan_key`` -1 for the whole account, ``component`` an index into
+        :data:`COMPONENTS`, ``amount`` in cents (``_ALL`` for all of it, negative to give
+        back). A positive amount fills the unpaid amounts oldest first; a negative one takes
+        back adjusted amounts newest first. Returns the applied amount of each entry."""
         lengths = self.count[accounts]
         rows = _ranges(self.first[accounts], lengths)
         entry = np.repeat(np.arange(accounts.size, dtype=np.int64), lengths)
-        in_scope = (plan_key[entry] < 0) | (self.plan_key[rows] == plan_key[entry])
+        in_scope = ((plan_key[entry] < 0) | (self.plan_key[rows] == plan_key[entry])) & (
+            self.plan_start[rows] <= day[entry]
+        )
         row_amount = amount[entry]
         positive = row_amount >= 0
         group_start = np.cumsum(lengths) - lengths
@@ -573,7 +582,8 @@ def run_rules(
 
     Args:
         installments: rows with the columns of :data:`INSTALLMENT_INPUT`, with charged and paid
-            amounts as they stood at the end of each account's start day.
+            amounts as they stood at the end of each account's start day; optionally their
+            plan's ``start_date`` (an adjustment's scope is the plans started by its day).
         accounts: ``account_key``, ``start`` (Date: the day whose end the installment state
             describes), ``credit_balance_cents`` at that point and ``tolerance_cents`` (see
             :func:`account_tolerance`); optionally ``aged_from`` (Date), ``re_age_plan_key``
@@ -718,20 +728,22 @@ def _step_zero(ledger: _Ledger, entries: pl.DataFrame) -> list[tuple[I64, I64]]:
     re-judge those accounts' overdue status at the end of the day before (the charges of the
     day follow from it)."""
     applied = []
-    settling = np.unique(
-        entries.filter(pl.col("kind") == "settlement")["position"].to_numpy().astype(np.int64)
-    )
-    if settling.size:
-        # A settlement closes the account: its credit (what was paid towards the settlement
-        # beyond the overdue amount) first pays every installment, due or not.
-        lengths = ledger.count[settling]
-        rows = _ranges(ledger.first[settling], lengths)
-        ledger.pay(settling, rows, lengths, np.ones(rows.size, dtype=bool), ledger.credit[settling])
+    settling = entries.filter(pl.col("kind") == "settlement").unique("position").sort("position")
+    if settling.height:
+        # A settlement closes the account: before the day's entries, its credit (what was paid
+        # towards the settlement beyond the overdue amount) pays every installment of the
+        # plans started by then, due or not.
+        positions = settling["position"].to_numpy().astype(np.int64)
+        lengths = ledger.count[positions]
+        rows = _ranges(ledger.first[positions], lengths)
+        started = ledger.plan_start[rows] <= np.repeat(settling["day"].to_numpy(), lengths)
+        ledger.pay(positions, rows, lengths, started, ledger.credit[positions])
     for (_,), batch in entries.partition_by("j", as_dict=True, maintain_order=True).items():
         positions = batch["position"].to_numpy().astype(np.int64)
         amount = batch["amount_cents"].to_numpy().astype(np.int64)
         took = ledger.adjust(
             positions,
+            batch["day"].to_numpy().astype(np.int64),
             batch["plan_key"].to_numpy().astype(np.int64),
             batch["component"].to_numpy().astype(np.int64),
             amount,
