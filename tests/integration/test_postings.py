@@ -498,3 +498,42 @@ def test_plan__re_aged_only_after_its_first_payments_dpd_counts_on_until_then(
     assert (second["due_date"], "M0") == tuple(moves[-1])
     assert [m[1] for m in moves[-3:]] == ["M3", "M4", "M0"]
     _assert_replays_agree(book)
+
+
+def test_plan__while_honoured_the_contact_gate_holds_collection_and_lifts_when_broken(
+    book: sa.Engine,  # noqa: F811
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from recoup.compliance import Channel, Party, shipped_profile
+    from recoup.contact.gatekeeping import judge_manual_contact
+
+    def call(day: date) -> list[str]:
+        """The gate's rules on a collector's call to A3 at 10:00 Shanghai on ``day``."""
+        at = datetime.combine(day, datetime.min.time(), ZoneInfo("Asia/Shanghai")).replace(hour=10)
+        with book.begin() as conn:
+            verdict = judge_manual_contact(
+                conn, "A3", Channel.CALL, Party.SELF, None, at, shipped_profile("cn"), NOW
+            )
+        return [str(v["rule"]) for v in verdict["violations"]]  # type: ignore[attr-defined]
+
+    close_through(book, DAY)
+    assert call(DAY + timedelta(days=1)) == []  # in collection: a call is allowed
+    with book.begin() as conn:  # re-aged only after payments: A3 stays past due
+        account = owed_now(conn, "A3")
+        terms = PlanTerms(
+            term_months=4, start=DAY + timedelta(days=30), re_age=ReAge.after_payments(1)
+        )
+        proposal = propose_plan(account.owed, terms, PlanRules())
+        sign_plan(conn, account, proposal, by="c", now=NOW, grace_days=0)
+    first_due = proposal.schedule[0].due_date
+    for day in range(1, (first_due - DAY).days + 2):
+        close_through(book, DAY + timedelta(days=day))
+        with book.begin() as conn:
+            judged = judge_arrangements(conn, DAY + timedelta(days=day), NOW)
+        if DAY + timedelta(days=day) <= first_due:
+            assert judged.plans_broken == 0
+            assert call(DAY + timedelta(days=day + 1)) == ["CN-PLAN"]  # held while honoured
+    assert judged.plans_broken == 1  # the first installment was not paid on its day
+    assert _account(book, "A3")["dpd"] == 40 + (first_due - DAY).days + 1
+    assert call(first_due + timedelta(days=2)) == []  # collection resumes
