@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from recoup.strategy import ChallengerResults, Strategy
 
 
+#: The values of :class:`recoup.cases.PromiseChannel` (not imported: the parser stays light).
+PROMISE_CHANNELS = ("call", "sms", "email", "letter", "visit", "app", "other")
+
+
 class CommandRefused(Exception):
     """What the user asked cannot be done; the message says why (exit status 2)."""
 
@@ -323,28 +327,62 @@ def cmd_queue(args: argparse.Namespace) -> int:
 def cmd_promise(args: argparse.Namespace) -> int:
     from recoup.collection.promises import record_promise
 
-    amount = parse_cents(args.amount)
-    if amount <= 0:
+    amounts = [parse_cents(text) for text in args.amount]
+    if len(amounts) != len(args.date):
+        raise CommandRefused(
+            f"give one --date for each --amount, in order ({len(amounts)} amounts, "
+            f"{len(args.date)} dates)"
+        )
+    single = len(amounts) == 1
+    if single and amounts[0] <= 0:
         raise CommandRefused("--amount: must be positive")
     engine = _engine()
     with engine.begin() as conn:
         case = _open_case(conn, args.account_id)
         made_on = args.made_on or _last_closed(conn)
-        if args.date < made_on:
-            raise CommandRefused(f"--date {args.date} is before the promise was made ({made_on})")
-        record_promise(conn, case, made_on, args.date, amount, args.grace, args.by)
-    print(f"promise recorded on case {case}: {format_cents(amount)} by {args.date}")
+        if single and args.date[0] < made_on:
+            raise CommandRefused(
+                f"--date {args.date[0]} is before the promise was made ({made_on})"
+            )
+        try:
+            record_promise(
+                conn,
+                case,
+                made_on,
+                grace_days=args.grace,
+                made_by=args.by,
+                installments=list(zip(args.date, amounts, strict=True)),
+                channel=args.channel,
+            )
+        except ValueError as exc:
+            raise CommandRefused(str(exc)) from None
+    if single:
+        print(f"promise recorded on case {case}: {format_cents(amounts[0])} by {args.date[0]}")
+        return 0
+    print(
+        f"promise recorded on case {case}: {format_cents(sum(amounts))} "
+        f"in {len(amounts)} installments"
+    )
+    for number, (due_on, amount) in enumerate(zip(args.date, amounts, strict=True), start=1):
+        print(f"  {number:>2}. {format_cents(amount):>12} by {due_on}")
     return 0
 
 
 def cmd_promise_list(args: argparse.Namespace) -> int:
+    import polars as pl
     import sqlalchemy as sa
 
+    from recoup.analytics.collection import promise_kept_rate
     from recoup.store import tables as t
 
     if not args.account_id and not args.by:
         raise CommandRefused("give an account, or --by COLLECTOR")
-    pr, a = t.promises, t.accounts
+    pr, pi, a = t.promises, t.promise_installments, t.accounts
+    chosen = []
+    if args.account_id:
+        chosen.append(a.c.account_id == args.account_id)
+    if args.by:
+        chosen.append(pr.c.made_by == args.by)
     query = (
         sa.select(
             a.c.account_id,
@@ -355,16 +393,38 @@ def cmd_promise_list(args: argparse.Namespace) -> int:
             pr.c.status,
             pr.c.resolved_on,
             pr.c.made_by,
+            pr.c.promise_key,
+            pr.c.channel,
+            pr.c.grace_days,
         )
         .join(a, a.c.account_key == pr.c.account_key)
+        .where(*chosen)
         .order_by(pr.c.made_on, pr.c.promise_key)
     )
-    if args.account_id:
-        query = query.where(a.c.account_id == args.account_id)
-    if args.by:
-        query = query.where(pr.c.made_by == args.by)
+    parts_query = (
+        sa.select(
+            pi.c.promise_key,
+            pi.c.number,
+            pi.c.due_on,
+            pi.c.amount_cents,
+            pi.c.paid_cents,
+            pi.c.status,
+            pi.c.resolved_on,
+        )
+        .join(pr, pr.c.promise_key == pi.c.promise_key)
+        .join(a, a.c.account_key == pr.c.account_key)
+        .where(*chosen)
+        .order_by(pi.c.promise_key, pi.c.number)
+    )
     with _engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
+        parts: dict[int, list[dict[str, Any]]] = {}
+        for part in conn.execute(parts_query).mappings():
+            parts.setdefault(part["promise_key"], []).append(
+                {k: v for k, v in part.items() if k != "promise_key"}
+            )
+    for r in rows:
+        r["installments"] = parts.get(r["promise_key"], [])
     if args.json:
         _print_json(rows)
         return 0
@@ -379,8 +439,30 @@ def cmd_promise_list(args: argparse.Namespace) -> int:
             f"{format_cents(r['amount_cents']):>12} paid {format_cents(r['paid_cents']):>12} "
             f"{r['status']:<12} {r['made_by'] or ''}"
         )
+        if len(r["installments"]) > 1:
+            for part in r["installments"]:
+                print(
+                    f"  {part['number']:>2}. by {part['due_on']} "
+                    f"{format_cents(part['amount_cents']):>12} "
+                    f"paid {format_cents(part['paid_cents']):>12} {part['status']}"
+                    + (f" on {part['resolved_on']}" if part["resolved_on"] else "")
+                )
     if judged:
         print(f"kept {kept} of {judged} judged promises ({kept / judged:.0%})")
+    # Per collector, when the listing is not one collector's already.
+    if not args.by:
+        frame = pl.DataFrame(
+            {"status": [r["status"] for r in rows], "made_by": [r["made_by"] for r in rows]},
+            schema={"status": pl.String, "made_by": pl.String},
+        ).with_columns(made_on=pl.lit(None, pl.Date))
+        rates = promise_kept_rate(frame, "collector").filter(
+            pl.col("collector").is_not_null() & (pl.col("judged") > 0)
+        )
+        for rate in rates.iter_rows(named=True):
+            print(
+                f"  {rate['collector']}: kept {rate['kept']} of {rate['judged']} judged "
+                f"promises ({rate['kept'] / rate['judged']:.0%})"
+            )
     return 0
 
 
@@ -498,10 +580,16 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     promise_sub = promise.add_subparsers(dest="promise_command", required=True)
     add = promise_sub.add_parser("add", help="record a promise to pay on an open case")
     add.add_argument("account_id")
-    add.add_argument("--amount", required=True)
-    add.add_argument("--date", type=parse_date, required=True, help="promised for")
+    add.add_argument(
+        "--amount",
+        action="append",
+        required=True,
+        help="amount of an installment; repeat with --date for each installment, in order",
+    )
+    add.add_argument("--date", type=parse_date, action="append", required=True, help="promised for")
     add.add_argument("--made-on", type=parse_date, help="default: the last closed day")
     add.add_argument("--grace", type=int, default=1, help="days of grace (default 1)")
+    add.add_argument("--channel", choices=PROMISE_CHANNELS, help="how the promise was taken")
     add.add_argument("--by", help="who took the promise")
     add.set_defaults(handler=cmd_promise)
     listing = promise_sub.add_parser("list", help="promises of an account or a collector")

@@ -21,7 +21,14 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from recoup.cases import case_changes, credit_payments, early_warning_flags, follow_up_promises
+from recoup.cases import (
+    INSTALLMENT_SCHEMA,
+    PROMISE_OUTCOMES,
+    case_changes,
+    credit_payments,
+    early_warning_flags,
+    follow_up_installments,
+)
 from recoup.cases.early_warning import LEAD_DAYS as EARLY_WARNING_LEAD_DAYS
 from recoup.cases.early_warning import LOOKBACK_DAYS as EARLY_WARNING_LOOKBACK_DAYS
 from recoup.close import last_closed_day
@@ -379,8 +386,11 @@ def _follow_up(conn: Connection, as_of: date, previous: date | None, run_id: int
     )
     counts: Counter[str] = Counter()
     if promises.height:
-        standing = follow_up_promises(promises, payments, as_of)
+        stored = _open_promise_installments(conn)
+        judged = follow_up_installments(promises, stored, payments, as_of)
+        standing = judged.promises
         update_from_frame(conn, t.promises, standing, ["promise_key"])
+        _write_installments(conn, judged.installments, stored, promises, run_id)
         resolved = standing.filter(pl.col("status") != "open").join(
             promises.select("promise_key", "case_key", "amount_cents"), on="promise_key"
         )
@@ -447,6 +457,78 @@ def _follow_up(conn: Connection, as_of: date, previous: date | None, run_id: int
             )
     _credit(conn, since, as_of)
     return counts
+
+
+def _open_promise_installments(conn: Connection) -> pl.DataFrame:
+    """The stored installments of the open promises (a promise stored without any is one
+    installment of its amount by its date)."""
+    pi, pr = t.promise_installments, t.promises
+    return read_frame(
+        conn,
+        sa.select(pi.c.promise_key, pi.c.number, pi.c.due_on, pi.c.amount_cents)
+        .join(pr, pr.c.promise_key == pi.c.promise_key)
+        .where(pr.c.status == "open"),
+        INSTALLMENT_SCHEMA,
+    )
+
+
+def _write_installments(
+    conn: Connection,
+    judged: pl.DataFrame,
+    stored: pl.DataFrame,
+    promises: pl.DataFrame,
+    run_id: int,
+) -> None:
+    """Store the installments' standing next to their promises' (adding the one installment
+    of a promise stored without any), and record an event for each installment of a promise
+    of several that is resolved (kept, partly kept or broken)."""
+    keys = ["promise_key", "number"]
+    pi = t.promise_installments
+    was_open = read_frame(
+        conn,
+        sa.select(pi.c.promise_key, pi.c.number).where(
+            pi.c.promise_key.in_(stored["promise_key"].unique().to_list()), pi.c.status == "open"
+        ),
+        {"promise_key": pl.Int64, "number": pl.Int64},
+    )
+    known = judged.join(stored.select(keys), on=keys, how="semi")
+    update_from_frame(
+        conn,
+        t.promise_installments,
+        known.select(*keys, "paid_cents", "status", "resolved_on"),
+        keys,
+    )
+    insert_frame(conn, t.promise_installments, judged.join(known.select(keys), on=keys, how="anti"))
+    # An event when an installment is resolved: it was open (or not stored) before this run.
+    newly = pl.concat(
+        [
+            judged.join(was_open, on=keys, how="semi"),
+            judged.join(known.select(keys), on=keys, how="anti"),
+        ]
+    )
+    several = (
+        newly.join(judged.group_by("promise_key").agg(pl.len().alias("count")), on="promise_key")
+        .filter((pl.col("count") > 1) & pl.col("status").is_in(PROMISE_OUTCOMES))
+        .join(promises.select("promise_key", "case_key"), on="promise_key")
+    )
+    _record_events(
+        conn,
+        several.select(
+            "case_key",
+            pl.col("resolved_on").alias("happened_on"),
+            pl.concat_str(pl.lit("installment_"), pl.col("status")).alias("kind"),
+            pl.format(
+                "promise installment {} of {} ({} cents by {}): {}, {} cents paid",
+                "number",
+                "count",
+                "amount_cents",
+                "due_on",
+                pl.col("status").str.replace("_", " "),
+                "paid_cents",
+            ).alias("detail"),
+        ),
+        run_id,
+    )
 
 
 def _credit(conn: Connection, since: date, as_of: date) -> None:

@@ -46,6 +46,17 @@ POINT_STATUS_AFTER: dict[Outcome, str] = {
     Outcome.UNREACHABLE: "disconnected",
 }
 
+#: The contact channel a promise was taken on, as a promise's channel.
+PROMISE_CHANNEL = {
+    "call": "call",
+    "voicemail": "call",
+    "sms": "sms",
+    "email": "email",
+    "app_push": "app",
+    "letter": "letter",
+    "field_visit": "visit",
+}
+
 
 class OutcomeRefused(ValueError):
     """An outcome that cannot be recorded (the message says which field and why)."""
@@ -147,6 +158,7 @@ def record_outcomes(
                 report.promise_cents,
                 grace_days=1,
                 made_by=report.collector,
+                channel=PROMISE_CHANNEL.get(report.channel.value, "other"),
             )
             promises += 1
         agreement = promise_key is not None

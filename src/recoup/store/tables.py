@@ -353,8 +353,25 @@ promises = Table(
     Column("status", String(16), nullable=False),  # open | kept | partly_kept | broken
     Column("paid_cents", BigInteger, nullable=False, default=0),
     Column("resolved_on", Date, nullable=True),
+    # How it was taken: call | sms | email | letter | visit | app | other (null: not recorded).
+    Column("channel", String(16), nullable=True),
     Index("ix_promises_case", "case_key"),
     Index("ix_promises_status", "status", "promised_for"),
+)
+
+# A promise's installments (issue 7), numbered in date order; the promise row above is the
+# whole: its amount is their sum, its promised_for the last one's date.
+promise_installments = Table(
+    "promise_installments",
+    metadata,
+    Column("promise_key", BigInteger, ForeignKey("promises.promise_key"), primary_key=True),
+    Column("number", Integer, primary_key=True),  # 1, 2, ... in date order
+    Column("due_on", Date, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("paid_cents", BigInteger, nullable=False, default=0),  # towards it, at most amount
+    # open | kept | partly_kept | broken | cancelled (an earlier installment broke)
+    Column("status", String(16), nullable=False),
+    Column("resolved_on", Date, nullable=True),
 )
 
 allocations = Table(
