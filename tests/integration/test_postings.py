@@ -537,3 +537,24 @@ def test_plan__while_honoured_the_contact_gate_holds_collection_and_lifts_when_b
     assert judged.plans_broken == 1  # the first installment was not paid on its day
     assert _account(book, "A3")["dpd"] == 40 + (first_due - DAY).days + 1
     assert call(first_due + timedelta(days=2)) == []  # collection resumes
+
+
+def test_plan__without_a_break_rule_of_its_own_a_plan_follows_its_products(
+    book: sa.Engine,  # noqa: F811
+) -> None:
+    close_through(book, DAY)
+    p = t.products
+    with book.begin() as conn:  # the product now says a broken plan reverts
+        spec = json.loads(
+            conn.execute(sa.select(p.c.spec_json).where(p.c.product_id == PRODUCT.id)).scalar_one()
+        )
+        conn.execute(
+            p.update()
+            .where(p.c.product_id == PRODUCT.id)
+            .values(spec_json=json.dumps(spec | {"plan_break": "revert"}))
+        )
+        account = owed_now(conn, "A1")
+        terms = PlanTerms(term_months=3, start=DAY + timedelta(days=30))
+        sign_plan(conn, account, propose_plan(account.owed, terms, PlanRules()), by="c", now=NOW)
+        signed = conn.execute(sa.select(t.arrangements.c.terms)).scalar_one()
+    assert json.loads(signed)["on_break"] == "revert"

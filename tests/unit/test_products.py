@@ -62,6 +62,7 @@ def test_catalog__reads_the_documented_example() -> None:
         ({"allocation_order": ["fee", "fee", "principal", "late_fee"]}, "allocation_order"),
         ({"currency": "yuan"}, "currency"),
         ({"colour": "red"}, "colour"),
+        ({"plan_break": "forgive"}, "plan_break"),
     ],
 )
 def test_catalog__a_bad_field_is_named_with_its_product(
@@ -121,3 +122,10 @@ def test_load_catalog__names_the_file(tmp_path: Path) -> None:
 def test_product__round_trips_through_its_spec() -> None:
     card = parse_catalog({"products": [CARD]}).get("fenqi-card")
     assert parse_catalog({"products": [card.to_spec()]}).get("fenqi-card") == card
+
+
+def test_product__a_broken_plan_resumes_collection_unless_the_product_says_revert() -> None:
+    assert parse_catalog({"products": [CARD]}).get("fenqi-card").plan_break == "resume"
+    reverting = parse_catalog(_with(plan_break="revert")).get("fenqi-card")
+    assert reverting.plan_break == "revert"
+    assert parse_catalog({"products": [reverting.to_spec()]}).get("fenqi-card") == reverting

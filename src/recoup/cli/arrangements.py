@@ -606,8 +606,8 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     sign.add_argument(
         "--on-break",
         choices=["resume", "revert"],
-        default="resume",
-        help="when broken: collection resumes on the plan, or the old terms return",
+        help="when broken: collection resumes on the plan, or the old terms return "
+        "(default: the product's plan_break)",
     )
     sign.add_argument("--grace", type=int, default=5, help="days late before the plan breaks")
     sign.set_defaults(handler=cmd_plan_sign)

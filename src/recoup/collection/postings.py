@@ -41,6 +41,7 @@ from recoup.ledger.kernel import STATE_COLUMNS
 from recoup.money import format_cents, parse_cents
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame
+from recoup.store.repository import load_catalog_from_store
 
 #: The waiver components of :mod:`recoup.arrangements.settlements`, as ledger components.
 WAIVER_COMPONENTS = {"penalty": "penalty_interest", "late_fee": "late_fee", "fee": "fee"}
@@ -380,13 +381,19 @@ def sign_plan(
     *,
     by: str,
     now: datetime,
-    on_break: str = "resume",
+    on_break: str | None = None,
     grace_days: int = 5,
     request_key: int | None = None,
 ) -> SignedPlan:
     """Sign ``proposal`` (worked out from ``account``'s amounts at the last closed day) and
     post it: waivers, the restructure of every old plan, the new plan and its schedule, the
-    hold flag. The authority check is the caller's (the proposal is granted or approved)."""
+    hold flag. The authority check is the caller's (the proposal is granted or approved).
+    ``on_break`` overrides the rule of the new plan's product (``plan_break``)."""
+    plans = unpaid_by_plan(conn, account.account_key)
+    if on_break is None and not plans.is_empty():
+        # The product of the old plan with the most principal left is the new plan's.
+        product_id = str(plans.sort("principal", descending=True)["product_id"][0])
+        on_break = load_catalog_from_store(conn).get(product_id).plan_break
     if on_break not in ON_BREAK:
         raise PostingRefused(f"on_break is one of {', '.join(ON_BREAK)}, not {on_break!r}")
     if grace_days < 0:
@@ -415,7 +422,6 @@ def sign_plan(
             f"account {account.account_id} already has an active plan (A{active}): a new plan "
             "restructures only after it is completed or broken"
         )
-    plans = unpaid_by_plan(conn, account.account_key)
     if plans.is_empty():
         raise PostingRefused(f"account {account.account_id} owes nothing to restructure")
     totals = {c: int(plans[c].sum()) for c in COMPONENTS}

@@ -75,6 +75,9 @@ class Product:
     late_fee: LateFee
     penalty_daily_rate: Decimal
     allocation_order: tuple[ChargeComponent, ...]
+    #: What follows when a repayment plan on this product breaks: collection resumes on the
+    #: plan's arrears (``resume``), or the old terms return (``revert``).
+    plan_break: str = "resume"
 
     def to_spec(self) -> dict[str, Any]:
         """The product back in the file's format (used to store and re-export it)."""
@@ -95,6 +98,7 @@ class Product:
             },
             "penalty_daily_rate": str(self.penalty_daily_rate),
             "allocation_order": [c.value for c in self.allocation_order],
+            "plan_break": self.plan_break,
         }
 
 
@@ -139,6 +143,9 @@ def bucket_for_dpd(buckets: Sequence[Bucket], dpd: int) -> str:
     return buckets[-1].name
 
 
+#: What a product says follows a broken repayment plan (optional field ``plan_break``).
+PLAN_BREAK_RULES = ("resume", "revert")
+
 _PRODUCT_FIELDS = {
     "id",
     "currency",
@@ -150,6 +157,7 @@ _PRODUCT_FIELDS = {
     "late_fee",
     "penalty_daily_rate",
     "allocation_order",
+    "plan_break",
 }
 
 
@@ -292,6 +300,12 @@ def _parse_product(raw: Any, index: int) -> Product:
     if sorted(order) != sorted(ChargeComponent):
         raise fail("allocation_order", "must name each of the four components exactly once")
 
+    plan_break = raw.get("plan_break", "resume")
+    if plan_break not in PLAN_BREAK_RULES:
+        raise fail(
+            "plan_break", f"must be one of {', '.join(PLAN_BREAK_RULES)}, got {plan_break!r}"
+        )
+
     return Product(
         id=product_id,
         currency=currency.upper(),
@@ -303,6 +317,7 @@ def _parse_product(raw: Any, index: int) -> Product:
         late_fee=late_fee,
         penalty_daily_rate=penalty_daily_rate,
         allocation_order=order,
+        plan_break=plan_break,
     )
 
 
