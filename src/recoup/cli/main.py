@@ -385,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     arrangements.add_commands(commands, _date)
     contact.add_commands(commands, _date)
     risk.add_commands(commands, _date)
+    from recoup.cli import web
+
+    web.add_commands(commands, _date)
     return parser
 
 

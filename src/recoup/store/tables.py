@@ -670,3 +670,51 @@ adjustments = Table(
     Index("ix_adjustments_account", "account_key", "effective_on"),
     Index("ix_adjustments_effective_on", "effective_on"),
 )
+
+# The workbench's users (recoup.web): a role, and for collectors and agency collectors the
+# owner id the allocation gives their cases (cases.owner), which limits what they may read.
+users = Table(
+    "users",
+    metadata,
+    Column("user_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("owner_id", String(64), nullable=True),  # C001 (collector) or an agency's id
+    Column("password_hash", String(256), nullable=False),  # Argon2id
+    Column("active", Integer, nullable=False, server_default="1"),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Bearer tokens of the API and session cookies of the web app; only their SHA-256 is kept.
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("token_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("user_key", BigInteger, ForeignKey("users.user_key"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # api | session
+    Column("csrf_token", String(64), nullable=True),  # a session's form token
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every change and every reveal of personal data, hash-chained: each entry's hash covers the
+# previous entry's hash, so an edited or deleted entry breaks the chain (recoup audit verify).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(128), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_actor", "actor", "at"),
+    Index("ix_audit_log_target", "target"),
+)

@@ -1,0 +1,128 @@
+"""The workbench commands: ``serve``, ``user add`` and ``audit verify``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from recoup.cli.collection import CommandRefused
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the workbench. With nothing configured (no RECOUP_DATABASE_URL and an empty
+    embedded store) it first builds the demo portfolio and the demo users."""
+    from recoup.store.engine import open_store
+    from recoup.web.settings import SettingsError, settings_from_env
+
+    if args.new_data_key:
+        from recoup.web.security import FieldCipher
+
+        print(FieldCipher.new_key())
+        return 0
+    try:
+        settings = settings_from_env()
+    except SettingsError as exc:
+        raise CommandRefused(str(exc)) from None
+    configured = bool(os.environ.get("RECOUP_DATABASE_URL"))
+    engine = open_store()
+    from recoup.close import last_closed_day
+
+    with engine.connect() as conn:
+        empty = last_closed_day(conn) is None
+    if empty and not configured and not settings.production:
+        from recoup.demo import run_demo
+
+        print("recoup serve: an empty embedded store: building the demo portfolio first")
+        run_demo(args.demo_accounts, 7, Path("demo-portfolio"), as_of=date.today())
+    from recoup.web.setup import create_demo_users, has_users
+
+    if not has_users(engine):
+        if settings.production:
+            raise CommandRefused("no users: create them with `recoup user add` first")
+        print("demo users (the passwords are shown this once; only their hashes are kept):")
+        for user, password in create_demo_users(engine):
+            owner = f" ({user.owner_id})" if user.owner_id else ""
+            print(f"  {user.username:<11} {password}  {user.role.value}{owner}")
+    if not settings.production:
+        print("development mode: the data key is the public development key")
+    import uvicorn
+
+    from recoup.web.app import create_app
+
+    app = create_app(engine, settings)
+    print(f"the workbench: http://{args.host}:{args.port}/  (API: /api/v1, /openapi.json)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from recoup.store.engine import open_store
+    from recoup.web.users import UserRefused, add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    try:
+        with open_store().begin() as conn:
+            user = add_user(
+                conn,
+                args.username,
+                password,
+                args.role,
+                display_name=args.name,
+                owner_id=args.owner,
+                by=os.environ.get("USER", "recoup"),
+                now=datetime.now(UTC),
+            )
+    except UserRefused as exc:
+        raise CommandRefused(str(exc)) from None
+    print(f"user {user.username} added: {user.role.value}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from recoup.store.engine import open_store
+    from recoup.web.audit import verify
+
+    with open_store().connect() as conn:
+        verdict = verify(conn)
+    print(("audit log: " if verdict.intact else "audit log BROKEN: ") + verdict.reason)
+    return 0 if verdict.intact else 1
+
+
+def add_commands(commands: Any, parse_date: Any) -> None:
+    from recoup.web.security import Role
+
+    serve = commands.add_parser("serve", help="the workbench: web app and REST API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo-accounts", type=int, default=5_000, help="size of the demo portfolio, if built"
+    )
+    serve.add_argument(
+        "--new-data-key", action="store_true", help="print a new RECOUP_DATA_KEY and stop"
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    user = commands.add_parser("user", help="workbench users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--owner", help="collector or agency id (collectors, agency collectors)")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=cmd_user_add)
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    check = audit_sub.add_parser("verify", help="check the hash chain of the audit log")
+    check.set_defaults(handler=cmd_audit_verify)

@@ -1,0 +1,327 @@
+"""The REST API, version 1 (mounted at ``/api/v1``): the services the command line uses,
+behind authentication, roles and row-level access. Personal data comes masked; revealing it
+is its own request, allowed to some roles and written to the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, Query, Request
+from pydantic import BaseModel, Field
+
+from recoup.money import format_cents
+from recoup.store import tables as t
+from recoup.web import audit
+from recoup.web.access import own_cases, readable_account
+from recoup.web.app import ApiError, engine_of
+from recoup.web.auth import CurrentUser, requires
+from recoup.web.security import Permission, mask
+from recoup.web.users import User, UserRefused, authenticate, issue_token, revoke_token
+
+router = APIRouter(prefix="/api/v1")
+
+
+# --------------------------------------------------------------------------- auth
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    expires_at: datetime
+    role: str
+
+
+@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
+def login(
+    request: Request,
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(min_length=1, max_length=256)],
+) -> TokenOut:
+    """A bearer token for the API. Five wrong passwords in a row lock the user for 15 minutes."""
+    now = datetime.now(UTC)
+    with engine_of(request).begin() as conn:
+        try:
+            user = authenticate(conn, username, password, now)
+        except UserRefused as exc:
+            refused = str(exc)  # the failure count and its audit entry are committed
+        else:
+            issued = issue_token(conn, user, "api", now)
+            return TokenOut(token=issued.token, expires_at=issued.expires_at, role=user.role.value)
+    raise ApiError(401, "unauthorised", refused)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def logout(request: Request, user: CurrentUser) -> None:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    token = token or request.cookies.get("recoup_session")
+    if token:
+        with engine_of(request).begin() as conn:
+            revoke_token(conn, token, datetime.now(UTC))
+            audit.append(conn, user.username, "logout", f"user:{user.username}", {})
+
+
+class MeOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    owner_id: str | None
+    permissions: list[str]
+
+
+@router.get("/me", response_model=MeOut, tags=["auth"])
+def me(user: CurrentUser) -> MeOut:
+    from recoup.web.security import PERMISSIONS
+
+    return MeOut(
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role.value,
+        owner_id=user.owner_id,
+        permissions=sorted(p.value for p in PERMISSIONS[user.role]),
+    )
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def _last_closed(conn: sa.Connection) -> date:
+    from recoup.close import last_closed_day
+
+    closed = last_closed_day(conn)
+    if closed is None:
+        raise ApiError(409, "conflict", "no day has been closed yet: the ledger is empty")
+    return closed
+
+
+def _contact_points(conn: sa.Connection, account_key: int, reveal: bool) -> list[dict[str, Any]]:
+    cp, a = t.contact_points, t.accounts
+    rows = conn.execute(
+        sa.select(cp.c.kind, cp.c.value, cp.c.party, cp.c.status)
+        .join(a, a.c.borrower_key == cp.c.borrower_key)
+        .where(a.c.account_key == account_key)
+        .order_by(cp.c.contact_point_key)
+    )
+    return [
+        {
+            "kind": row.kind,
+            "value": row.value if reveal else mask(row.kind, row.value),
+            "masked": not reveal,
+            "party": row.party,
+            "status": row.status,
+        }
+        for row in rows
+    ]
+
+
+@router.get("/accounts/{account_id}", tags=["accounts"])
+def account(account_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """The account as of the last closed day: state, schedule (paid and adjusted per
+    installment), bucket moves, borrower with masked contact points and holds, its open case,
+    promises and arrangements."""
+    from recoup.ledger.account_view import view_account
+    from recoup.store.account_reads import load_account, load_moves
+    from recoup.store.repository import load_catalog_from_store
+
+    engine = engine_of(request)
+    with engine.connect() as conn:
+        key = readable_account(engine, conn, user, account_id)
+        as_of = _last_closed(conn)
+        stored = load_account(conn, account_id)
+        catalog = load_catalog_from_store(conn)
+        moves = load_moves(conn, account_id)
+        view = view_account(
+            stored.account_key,
+            account_id,
+            stored.currency,
+            stored.installments,
+            stored.payments,
+            catalog.products,
+            as_of,
+            catalog.buckets,
+            adjustments=stored.adjustments,
+            reaging=stored.reaging,
+        )
+        document = view.to_json()
+        b, a, f = t.borrowers, t.accounts, t.borrower_flags
+        borrower = conn.execute(
+            sa.select(b.c.borrower_id, b.c.name, b.c.region, b.c.timezone)
+            .join(a, a.c.borrower_key == b.c.borrower_key)
+            .where(a.c.account_key == key)
+        ).one()
+        flags = conn.execute(
+            sa.select(f.c.flag)
+            .join(a, a.c.borrower_key == f.c.borrower_key)
+            .where(a.c.account_key == key, f.c.cleared_at.is_(None))
+        ).scalars()
+        document["borrower"] = {
+            "borrower_id": borrower.borrower_id,
+            "name": borrower.name,
+            "region": borrower.region,
+            "timezone": borrower.timezone,
+            "holds": sorted(flags),
+            "contact_points": _contact_points(conn, key, reveal=False),
+        }
+        document["moves"] = [
+            {
+                "moved_on": m["moved_on"].isoformat(),
+                "from": m["from_bucket"],
+                "to": m["to_bucket"],
+                "dpd": m["dpd"],
+            }
+            for m in moves.iter_rows(named=True)
+        ]
+        c = t.cases
+        case = (
+            conn.execute(sa.select(c).where(c.c.account_key == key, c.c.status == "open"))
+            .mappings()
+            .first()
+        )
+        document["case"] = (
+            None
+            if case is None
+            else {
+                "case_key": case["case_key"],
+                "opened_on": case["opened_on"].isoformat(),
+                "segment": case["segment"],
+                "path": case["path_override"] or case["path"],
+                "owner": case["owner"],
+                "owner_kind": case["owner_kind"],
+                "team": case["team"],
+            }
+        )
+        pr = t.promises
+        document["promises"] = [
+            {
+                "promise_key": row.promise_key,
+                "made_on": row.made_on.isoformat(),
+                "promised_for": row.promised_for.isoformat(),
+                "amount": format_cents(row.amount_cents),
+                "paid": format_cents(row.paid_cents),
+                "status": row.status,
+                "made_by": row.made_by,
+            }
+            for row in conn.execute(
+                sa.select(pr).where(pr.c.account_key == key).order_by(pr.c.promise_key)
+            )
+        ]
+        ar = t.arrangements
+        document["arrangements"] = [
+            {
+                "arrangement": f"A{row.arrangement_key}",
+                "kind": row.kind,
+                "status": row.status,
+                "effective_on": row.effective_on.isoformat(),
+                "amount": format_cents(row.amount_cents),
+            }
+            for row in conn.execute(
+                sa.select(ar).where(ar.c.account_key == key).order_by(ar.c.arrangement_key)
+            )
+        ]
+    return document
+
+
+@router.post("/accounts/{account_id}/reveal", tags=["accounts"])
+def reveal(
+    account_id: str,
+    request: Request,
+    user: Annotated[User, Depends(requires(Permission.REVEAL_PERSONAL_DATA))],
+) -> dict[str, Any]:
+    """The account's contact points unmasked; the reveal is written to the audit log."""
+    engine = engine_of(request)
+    with engine.begin() as conn:
+        key = readable_account(engine, conn, user, account_id)
+        points = _contact_points(conn, key, reveal=True)
+        audit.append(
+            conn,
+            user.username,
+            "personal_data.reveal",
+            f"account:{account_id}",
+            {"fields": sorted({p["kind"] for p in points})},
+        )
+    return {"account_id": account_id, "contact_points": points}
+
+
+# --------------------------------------------------------------------------- queue
+
+
+@router.get("/queue", tags=["cases"])
+def queue(
+    request: Request,
+    user: CurrentUser,
+    owner: Annotated[str | None, Query(max_length=64, description="one owner's cases")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Today's open cases for the user, in priority order: those with an action planned for
+    the day after the last close first, then by amount overdue. A collector gets the cases
+    allocated to them; a role that reads the whole book gets every open case (or one
+    owner's)."""
+    from recoup.web.security import allowed
+
+    engine = engine_of(request)
+    c, a, ac = t.cases, t.accounts, t.actions
+    with engine.connect() as conn:
+        as_of = _last_closed(conn)
+        if allowed(user.role, Permission.READ_ALL_ACCOUNTS):
+            scope = [c.c.status == "open"] + ([c.c.owner == owner] if owner else [])
+        elif allowed(user.role, Permission.READ_OWN_CASES) and user.owner_id:
+            scope = [own_cases(user)]
+        else:
+            raise ApiError(403, "forbidden", f"a {user.role.value} has no case queue")
+        next_action = (
+            sa.select(ac.c.case_key, sa.func.min(ac.c.planned_for).label("planned_for"))
+            .where(ac.c.planned_for >= as_of)
+            .group_by(ac.c.case_key)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(
+                c.c.case_key,
+                a.c.account_id,
+                a.c.bucket,
+                a.c.dpd,
+                a.c.overdue_cents,
+                c.c.owner,
+                c.c.segment,
+                c.c.path,
+                next_action.c.planned_for,
+            )
+            .join(a, a.c.account_key == c.c.account_key)
+            .outerjoin(next_action, next_action.c.case_key == c.c.case_key)
+            .where(*scope)
+            .order_by(next_action.c.planned_for.is_(None), a.c.overdue_cents.desc(), c.c.case_key)
+            .limit(limit)
+        ).all()
+        steps = {
+            (r.case_key, r.planned_for): r
+            for r in conn.execute(
+                sa.select(ac.c.case_key, ac.c.planned_for, ac.c.step, ac.c.channel).where(
+                    ac.c.case_key.in_([row.case_key for row in rows]),
+                    ac.c.planned_for >= as_of,
+                )
+            )
+        }
+    return {
+        "as_of": as_of.isoformat(),
+        "cases": [
+            {
+                "case_key": row.case_key,
+                "account_id": row.account_id,
+                "bucket": row.bucket,
+                "dpd": row.dpd,
+                "overdue": format_cents(row.overdue_cents),
+                "owner": row.owner,
+                "segment": row.segment,
+                "path": row.path,
+                "next_action": None
+                if row.planned_for is None
+                else {
+                    "on": row.planned_for.isoformat(),
+                    "step": steps[(row.case_key, row.planned_for)].step,
+                    "channel": steps[(row.case_key, row.planned_for)].channel,
+                },
+            }
+            for row in rows
+        ],
+    }
