@@ -31,7 +31,7 @@ from recoup.collection.postings import (
 )
 from recoup.ledger.account_view import view_account
 from recoup.store import tables as t
-from recoup.store.account_reads import load_account
+from recoup.store.account_reads import load_account, stored_account_view
 from recoup.store.bulk import read_frame
 from recoup.store.repository import load_catalog_from_store
 from tests.integration.test_collection import FIRST_DUE, PRODUCT, _payment, book  # noqa: F401
@@ -130,7 +130,11 @@ def _assert_replays_agree(store: sa.Engine, accounts: tuple[str, ...] = ("A1", "
             date.fromisoformat(str(as_of)),
             catalog.buckets,
             adjustments=stored.adjustments,
+            reaging=stored.reaging,
         )
+        with store.connect() as conn:  # the workbench's read of the stored ledger
+            stored_view = stored_account_view(conn, account_id, date.fromisoformat(str(as_of)))
+        assert stored_view.to_json() == view.to_json(), account_id
         assert view.state["dpd"] == states[account_id]["dpd"]
         assert view.state["overdue_cents"] == states[account_id]["overdue_cents"]
         assert view.state["credit_balance_cents"] == states[account_id]["credit_balance_cents"]

@@ -37,8 +37,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if empty and not configured and not settings.production:
         from recoup.demo import run_demo
 
-        print("recoup serve: an empty embedded store: building the demo portfolio first")
-        run_demo(args.demo_accounts, 7, Path("demo-portfolio"), as_of=date.today())
+        out = Path("demo-portfolio")
+        if not (out / "recoup.db").exists():
+            print("recoup serve: an empty embedded store: building the demo portfolio first")
+            run_demo(args.demo_accounts, 7, out, as_of=date.today())
+        engine = open_store(f"sqlite:///{out / 'recoup.db'}")  # the demo's own store
     from recoup.web.setup import create_demo_users, has_users
 
     if not has_users(engine):
@@ -50,9 +53,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"  {user.username:<11} {password}  {user.role.value}{owner}")
     if not settings.production:
         print("development mode: the data key is the public development key")
+    import logging
+
     import uvicorn
 
     from recoup.web.app import create_app
+
+    # One JSON object per request (recoup.web.app), on standard error.
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
 
     app = create_app(engine, settings)
     print(f"the workbench: http://{args.host}:{args.port}/  (API: /api/v1, /openapi.json)")

@@ -120,29 +120,16 @@ def account(account_id: str, request: Request, user: CurrentUser) -> dict[str, A
     """The account as of the last closed day: state, schedule (paid and adjusted per
     installment), bucket moves, borrower with masked contact points and holds, its open case,
     promises and arrangements."""
-    from recoup.ledger.account_view import view_account
-    from recoup.store.account_reads import load_account, load_moves
-    from recoup.store.repository import load_catalog_from_store
+    from recoup.store.account_reads import load_moves, stored_account_view
 
     engine = engine_of(request)
     with engine.connect() as conn:
         key = readable_account(engine, conn, user, account_id)
         as_of = _last_closed(conn)
-        stored = load_account(conn, account_id)
-        catalog = load_catalog_from_store(conn)
+        # What the close stored for the last closed day: the same figures as a replay
+        # (tests/integration/test_postings.py checks both), for a few indexed reads.
+        view = stored_account_view(conn, account_id, as_of)
         moves = load_moves(conn, account_id)
-        view = view_account(
-            stored.account_key,
-            account_id,
-            stored.currency,
-            stored.installments,
-            stored.payments,
-            catalog.products,
-            as_of,
-            catalog.buckets,
-            adjustments=stored.adjustments,
-            reaging=stored.reaging,
-        )
         document = view.to_json()
         b, a, f = t.borrowers, t.accounts, t.borrower_flags
         borrower = conn.execute(
