@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.debian-packages
-# Debian packages the tests and letters need: a CJK font for Chinese letters in PDF, and
-# pdftotext to read a rendered letter back.
-DEBIAN_PACKAGES := fonts-wqy-microhei poppler-utils
+# Debian packages the tests and letters need: a CJK font for Chinese letters in PDF,
+# pdftotext to read a rendered letter back, and Chromium for the browser tests (driven by
+# Playwright through its executable path: no browser download).
+DEBIAN_PACKAGES := fonts-wqy-microhei poppler-utils chromium
 
 .PHONY: demo test lint bench clean
 
@@ -17,8 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-$(SYSTEM_STAMP): $(STAMP)
-	@if [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && command -v pdftotext >/dev/null; then \
+$(SYSTEM_STAMP): $(STAMP) Makefile
+	@if [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && command -v pdftotext >/dev/null \
+		&& [ -x /usr/bin/chromium ]; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES); \

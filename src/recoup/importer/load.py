@@ -92,12 +92,16 @@ def import_directory(
     *,
     show_progress: bool = True,
     now: datetime | None = None,
+    then: Callable[[sa.Connection, ImportSummary], None] | None = None,
+    refresh_statistics: bool = True,
 ) -> ImportSummary:
     """Import ``products.yaml``, ``borrowers``, ``plans`` and ``payments`` from ``directory``.
 
     Any file may be absent. Raises :class:`~recoup.importer.issues.ImportFailed` (and
     writes nothing) when anything is wrong. ``now`` stamps ``imported_at`` (default: the
-    current UTC time).
+    current UTC time). ``then`` runs in the import's transaction after the rows are written
+    (the workbench appends its audit entry there; an exception from it undoes the import).
+    ``refresh_statistics=False`` skips the planner statistics (for an import of a few rows).
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -114,7 +118,10 @@ def import_directory(
         if log:
             raise log.failure()
         summary = _write(conn, changes, catalog, file_catalog, show_progress)
-    refresh_planner_statistics(engine)
+        if then is not None:
+            then(conn, summary)
+    if refresh_statistics:
+        refresh_planner_statistics(engine)
     return summary
 
 

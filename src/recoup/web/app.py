@@ -171,9 +171,18 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
             media_type="text/plain; version=0.0.4",
         )
 
-    from recoup.web import api
+    from recoup.web import api, api_arrangements, api_contacts, api_models, api_payments
+    from recoup.web.api_common import ERROR_RESPONSES
 
-    app.include_router(api.router)
+    app.include_router(api.router, responses=ERROR_RESPONSES)
+    app.include_router(api_payments.router)
+    app.include_router(api_contacts.router)
+    app.include_router(api_arrangements.router)
+    app.include_router(api_models.router)
+    from recoup.web import pages
+
+    app.include_router(pages.router)
+    pages.mount(app)
     return app
 
 
