@@ -112,6 +112,17 @@ def run_demo(accounts: int, seed: int, out: Path, as_of: date) -> int:
     print(f"  {prefix} offers {example}")
     print(f"  {program} policy show --profile cn")
     print(f"  {program} strategy explain")
+    print()
+
+    from recoup.cli.report import write_report  # the report of the last 90 days
+
+    clock = time.perf_counter()
+    start = as_of - timedelta(days=89)
+    report_path = out / "report.html"
+    write_report(engine, start, as_of, report_path)
+    print(f"report of {start} to {as_of} ({time.perf_counter() - clock:.1f} s); open it:")
+    print(f"  {report_path.resolve().as_uri()}")
+    print(f"  (again: {prefix} report --from {start} --to {as_of} --out report.html)")
     return 0
 
 
