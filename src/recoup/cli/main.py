@@ -391,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     from recoup.cli import report
 
     report.add_commands(commands, _date)
+    from recoup.cli import lab
+
+    lab.add_commands(commands, _date)
     return parser
 
 

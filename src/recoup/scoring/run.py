@@ -132,7 +132,11 @@ def score_book(engine: Engine, as_of: date, now: datetime) -> ScoringRun:
         )
         champions = {kind: champion(conn, kind) for kind in BANDS}
         populations = {kind: population(conn, kind, as_of) for kind in BANDS}
-        history = read_history(conn, since=as_of - timedelta(days=LOOK_BACK_DAYS), until=as_of)
+        history = (  # read only when there is a model to score with (the lab's days have none)
+            read_history(conn, since=as_of - timedelta(days=LOOK_BACK_DAYS), until=as_of)
+            if any(model is not None for model in champions.values())
+            else None
+        )
         scored: dict[str, int] = {}
         grades: dict[str, dict[str, int]] = {}
         models: dict[str, str] = {}
@@ -147,6 +151,7 @@ def score_book(engine: Engine, as_of: date, now: datetime) -> ScoringRun:
             if accounts.len() == 0:
                 skipped[kind] = "no account to score"
                 continue
+            assert history is not None
             features = features_as_of(history, as_of, accounts)
             frame = score_frame(load_model(model), features, BANDS[kind])
             insert_frame(
