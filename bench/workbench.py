@@ -8,7 +8,8 @@ With an empty store it first builds one: the demo portfolio of ``--accounts`` ac
 steps). Then it starts the workbench (``uvicorn``, one process) on a free port, creates a
 collector user for each of the ``--users`` busiest collectors plus a team lead, and runs
 ``--users`` concurrent clients for ``--seconds``: each logs in, then loops over its queue
-(``GET /api/v1/queue``) and the accounts in it (``GET /api/v1/accounts/{id}``). Latencies are
+(``GET /api/v1/queue``) and the accounts in it (``GET /api/v1/accounts/{id}``), waiting
+``--think`` seconds between requests (0: back to back, the worst case). Latencies are
 measured by the clients, end to end. It prints p50/p95/p99 per endpoint and the throughput.
 Figures are printed, never asserted.
 """
@@ -98,33 +99,53 @@ def _prepare(url: str, accounts: int) -> list[str]:
     return names
 
 
-async def _client(base: str, username: str, until: float, samples: dict[str, list[float]]) -> None:
+async def _login(http: object, username: str) -> dict[str, str]:
     import httpx
 
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        login = await http.post(
-            "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
-        )
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['token']}"}
-        while time.perf_counter() < until:
+    assert isinstance(http, httpx.AsyncClient)
+    login = await http.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+    login.raise_for_status()
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+async def _client(
+    http: object,
+    headers: dict[str, str],
+    until: float,
+    think: float,
+    samples: dict[str, list[float]],
+) -> None:
+    import httpx
+
+    assert isinstance(http, httpx.AsyncClient)
+    while time.perf_counter() < until:
+        clock = time.perf_counter()
+        queue = await http.get("/api/v1/queue", params={"limit": 20}, headers=headers)
+        samples["queue"].append(time.perf_counter() - clock)
+        queue.raise_for_status()
+        await asyncio.sleep(think)
+        for case in queue.json()["cases"][:5]:
+            if time.perf_counter() >= until:
+                break
             clock = time.perf_counter()
-            queue = await http.get("/api/v1/queue", params={"limit": 20}, headers=headers)
-            samples["queue"].append(time.perf_counter() - clock)
-            queue.raise_for_status()
-            for case in queue.json()["cases"][:5]:
-                if time.perf_counter() >= until:
-                    break
-                clock = time.perf_counter()
-                page = await http.get(f"/api/v1/accounts/{case['account_id']}", headers=headers)
-                samples["account"].append(time.perf_counter() - clock)
-                page.raise_for_status()
+            page = await http.get(f"/api/v1/accounts/{case['account_id']}", headers=headers)
+            samples["account"].append(time.perf_counter() - clock)
+            page.raise_for_status()
+            await asyncio.sleep(think)
 
 
-async def _load(base: str, users: list[str], seconds: float) -> dict[str, list[float]]:
+async def _load(
+    base: str, users: list[str], seconds: float, think: float
+) -> dict[str, list[float]]:
+    """Every user logs in first (Argon2 makes logins deliberately slow, and they are not
+    what is measured); then the clock starts."""
+    import httpx
+
     samples: dict[str, list[float]] = {"queue": [], "account": []}
-    until = time.perf_counter() + seconds
-    await asyncio.gather(*(_client(base, name, until, samples) for name in users))
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        tokens = [await _login(http, name) for name in users]
+        until = time.perf_counter() + seconds
+        await asyncio.gather(*(_client(http, h, until, think, samples) for h in tokens))
     return samples
 
 
@@ -139,6 +160,9 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds a user waits between requests"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     collectors = _prepare(args.database_url, args.accounts)
@@ -162,14 +186,15 @@ def main() -> int:
             except httpx.HTTPError:
                 time.sleep(0.2)
         clock = time.perf_counter()
-        samples = asyncio.run(_load(base, users, args.seconds))
+        samples = asyncio.run(_load(base, users, args.seconds, args.think))
         elapsed = time.perf_counter() - clock
     finally:
         server.terminate()
         server.wait(timeout=30)
     requests = sum(len(v) for v in samples.values())
     print(
-        f"{args.users} concurrent users for {elapsed:.0f} s: {requests:,} requests, "
+        f"{args.users} concurrent users (think {args.think} s) for {elapsed:.0f} s: "
+        f"{requests:,} requests, "
         f"{requests / elapsed:.1f} requests/s"
     )
     print("| endpoint | requests | p50 | p95 | p99 | mean |")

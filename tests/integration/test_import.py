@@ -507,3 +507,31 @@ def test_import__a_big_first_load_rebuilds_the_indexes_and_a_failed_one_keeps_th
 def tables_rows(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def test_read_frame__a_time_parameter_compares_as_the_store_keeps_times(
+    store: sa.Engine,
+) -> None:
+    """A row stored at exactly ``at`` is found by ``<= at`` (on SQLite the driver is called
+    directly, so the parameter must be written as SQLAlchemy stores times)."""
+    from datetime import timedelta, timezone
+
+    log = tables.audit_log
+    at = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+    with store.begin() as conn:
+        conn.execute(
+            log.insert().values(
+                at=at, actor="a", action="b", target="c", detail="{}", prev_hash="0", hash="1"
+            )
+        )
+        query = sa.select(log.c.seq).where(log.c.at <= at)
+        assert read_frame(conn, query, {"seq": pl.Int64}).height == 1
+        earlier = sa.select(log.c.seq).where(log.c.at <= at - timedelta(microseconds=1))
+        assert read_frame(conn, earlier, {"seq": pl.Int64}).height == 0
+        local = at.astimezone(timezone(timedelta(hours=8)))  # the same instant in Shanghai
+        assert (
+            read_frame(
+                conn, sa.select(log.c.seq).where(log.c.at >= local), {"seq": pl.Int64}
+            ).height
+            == 1
+        )

@@ -23,6 +23,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -342,9 +343,24 @@ def _compile(
     bound = dict(compiled.params)
     if params:
         bound.update(params)
+    if conn.dialect.name == "sqlite":
+        # The driver is called directly, without SQLAlchemy's bind processing: a time must be
+        # written the way SQLAlchemy stores it in SQLite (UTC, no offset, microseconds), or
+        # it compares as different text ("... 01:00:00+00:00" > "... 01:00:00.000000").
+        bound = {name: _sqlite_value(value) for name, value in bound.items()}
     if compiled.positiontup is not None:
         return str(compiled), tuple(bound[name] for name in compiled.positiontup)
     return str(compiled), bound
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _instances(schema: Mapping[str, DType]) -> dict[str, pl.DataType]:
