@@ -73,14 +73,19 @@ def load_located(text: str, source: str) -> LocatedYaml:
     return LocatedYaml(source, data, lines)
 
 
-def load_located_file(path: Path) -> LocatedYaml:
+def read_text_file(path: Path) -> str:
+    """A configuration file's text; an unreadable or non-UTF-8 file is a YamlFileError that
+    names it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise YamlFileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise YamlFileError(f"{path}: not UTF-8 text") from exc
-    return load_located(text, str(path))
+
+
+def load_located_file(path: Path) -> LocatedYaml:
+    return load_located(read_text_file(path), str(path))
 
 
 def _build(node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int], source: str) -> Any:

@@ -51,7 +51,13 @@ from typing import Any
 
 from recoup.money import MoneyError, parse_rate
 from recoup.products import DEFAULT_BUCKETS
-from recoup.yamlfile import FieldReader, LocatedYaml, YamlFileError, YamlPath, load_located
+from recoup.yamlfile import (
+    FieldReader,
+    LocatedYaml,
+    YamlPath,
+    load_located,
+    read_text_file,
+)
 
 #: The days of the week as the file names them, Monday first (``date.weekday()`` order).
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -185,12 +191,7 @@ def load_teams(path: Path, known_products: Collection[str] | None = None) -> Tea
     ``products`` may name; a typo then fails instead of silently matching no case.
     Raises :class:`YamlFileError` naming the file, line and field.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlFileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise YamlFileError(f"{path}: not UTF-8 text") from exc
+    text = read_text_file(path)
     return parse_teams(text, str(path), known_products)
 
 

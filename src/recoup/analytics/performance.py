@@ -37,7 +37,7 @@ from typing import Literal
 import polars as pl
 
 from recoup.analytics.collection import JUDGED_STATUSES
-from recoup.yamlfile import LocatedYaml, YamlFileError, load_located
+from recoup.yamlfile import LocatedYaml, load_located, read_text_file
 
 #: The label of the all-channels row of :func:`cost_per_channel`.
 ALL_CHANNELS = "(all)"
@@ -275,12 +275,7 @@ def _unit_cost(located: LocatedYaml, channel: str, value: object) -> int:
 def load_costs(path: Path | str) -> CostTable:
     """Read and validate a cost table file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlFileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise YamlFileError(f"{path}: not UTF-8 text") from exc
+    text = read_text_file(path)
     return parse_costs(text, str(path))
 
 

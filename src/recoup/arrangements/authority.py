@@ -60,7 +60,13 @@ from typing import Any, TypeVar
 
 from recoup.money import MoneyError, format_cents, parse_cents
 from recoup.products.spec import DEFAULT_BUCKETS, MAX_TERM
-from recoup.yamlfile import FieldReader, LocatedYaml, YamlFileError, YamlPath, load_located
+from recoup.yamlfile import (
+    FieldReader,
+    LocatedYaml,
+    YamlPath,
+    load_located,
+    read_text_file,
+)
 
 DEFAULT_BUCKET_NAMES: tuple[str, ...] = tuple(bucket.name for bucket in DEFAULT_BUCKETS)
 #: A basis point: the finest step of a share in the file (0.01%).
@@ -590,12 +596,7 @@ def parse_authority(text: str, source: str = "<authority>") -> AuthorityMatrix:
 def load_authority(path: Path | str) -> AuthorityMatrix:
     """Read and validate an authority file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlFileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise YamlFileError(f"{path}: not UTF-8 text") from exc
+    text = read_text_file(path)
     return parse_authority(text, str(path))
 
 

@@ -68,7 +68,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import phonenumbers
 
-from recoup.yamlfile import FieldReader, LocatedYaml, YamlFileError, YamlPath, load_located
+from recoup.yamlfile import (
+    FieldReader,
+    LocatedYaml,
+    YamlPath,
+    load_located,
+    read_text_file,
+)
 
 #: The profiles shipped with Recoup, the default first.
 PROFILE_NAMES: tuple[str, ...] = ("cn", "us", "uk")
@@ -429,12 +435,7 @@ def _concerns(rule: Rule, channel: Channel, party: Party) -> bool:
 def load_profile(path: Path | str) -> Profile:
     """Read and validate a profile file; raises :class:`YamlFileError` naming line and field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlFileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise YamlFileError(f"{path}: not UTF-8 text") from exc
+    text = read_text_file(path)
     return parse_profile(text, str(path))
 
 
