@@ -160,6 +160,7 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument(
         "--think", type=float, default=0.0, help="seconds a user waits between requests"
     )
@@ -172,7 +173,16 @@ def main() -> int:
     users = [collectors[i % len(collectors)] for i in range(args.users)]
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "recoup.cli.main", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "recoup.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=os.environ | {"RECOUP_DATABASE_URL": args.database_url, "RECOUP_LOG_LEVEL": "WARNING"},
     )
     base = f"http://127.0.0.1:{port}"

@@ -62,9 +62,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # One JSON object per request (recoup.web.app), on standard error.
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
 
-    app = create_app(engine, settings)
     print(f"the workbench: http://{args.host}:{args.port}/  (API: /api/v1, /openapi.json)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    if args.workers > 1:
+        # Each worker process opens the store itself: name it for them.
+        os.environ["RECOUP_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+        uvicorn.run(
+            "recoup.web.asgi:create",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+        return 0
+    uvicorn.run(create_app(engine, settings), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -112,6 +123,9 @@ def add_commands(commands: Any, parse_date: Any) -> None:
     serve = commands.add_parser("serve", help="the workbench: web app and REST API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (e.g. one per core)"
+    )
     serve.add_argument(
         "--demo-accounts", type=int, default=5_000, help="size of the demo portfolio, if built"
     )
