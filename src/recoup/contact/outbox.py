@@ -12,6 +12,9 @@ Two steps, each its own command:
    row is marked ``sending`` and committed *before* the adapter is called, and the adapter
    puts the message's key on the wire (``Idempotency-Key``, ``Message-ID``), so a dispatcher
    killed mid-send retries with the same key and the gateway recognises the duplicate.
+   The database work goes by batches of due messages (:data:`BATCH_SIZE`), a fixed number
+   of statements each (judge, hold or mark ``sending``; record the results), never a query
+   per message; only the adapter is called once per message.
 
 A sent message is also a contact attempt (outcome ``delivered`` when the adapter accepted
 it, ``failed`` otherwise), counted by the gate's caps; a delivery callback can turn it into a
@@ -21,8 +24,8 @@ number out at once: every queued SMS to it is blocked at its next dispatch.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,7 +36,7 @@ from sqlalchemy import Connection, Engine
 
 from recoup.compliance import Channel, ContactRequest, Outcome, Party, Profile, decide_many
 from recoup.contact.book import HISTORY_DAYS, borrower_files
-from recoup.contact.gatekeeping import store_decision
+from recoup.contact.gatekeeping import violations_json
 from recoup.contact.message import OutboundMessage, Sender, SendResult
 from recoup.contact.records import retain_until
 from recoup.contact.templates import TemplateError, TemplateSet
@@ -314,6 +317,12 @@ class DispatchSummary:
         return text
 
 
+#: Due messages handled together: each batch is judged, marked ``sending`` and recorded in
+#: one transaction each, with a fixed number of statements; the transport still takes its
+#: messages one at a time.
+BATCH_SIZE = 1_000
+
+
 def dispatch(
     engine: Engine,
     senders: Mapping[str, Sender],
@@ -321,44 +330,41 @@ def dispatch(
     now: datetime,
     limit: int | None = None,
     clock: Callable[[], datetime] | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
 ) -> DispatchSummary:
-    """Send the queued messages due by ``now`` (and resend those left ``sending``)."""
+    """Send the queued messages due by ``now`` (and resend those left ``sending``).
+
+    The due messages go in batches of ``batch_size``, in the order they fell due. For each
+    batch: one transaction judges them again and stores the decisions, holds the refused
+    ones and marks the rest ``sending``; then the transport is called once per message; then
+    one transaction records every result (status, retry, attempt and its outcome). A
+    dispatcher stopped inside the transport loop (an exception, ``SystemExit``) still records
+    the results it has and puts the messages it never handed over back as they were, so
+    only the message in flight is resent, with its key, by the next run.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     clock = clock or (lambda: now)
     with engine.begin() as conn:
         every = _due(conn, now, limit)
-        due = every.filter(pl.col("channel").is_in(sorted(senders)))
-        no_transport: Counter[str] = Counter(
-            every.filter(~pl.col("channel").is_in(sorted(senders))).get_column("channel").to_list()
-        )
-        verdicts = _judge_again(conn, due, profile, now) if due.height else []
+    has_sender = pl.col("channel").is_in(sorted(senders))
+    due = every.filter(has_sender)
+    no_transport: Counter[str] = Counter(every.filter(~has_sender).get_column("channel").to_list())
     counts: Counter[str] = Counter()
     channels: Counter[str] = Counter()
-    for row, (allowed, later, decision_key) in zip(
-        due.iter_rows(named=True), verdicts, strict=True
-    ):
-        key = row["message_key"]
-        if not allowed:
-            with engine.begin() as conn:
-                _hold(conn, key, later, decision_key)
-            counts["waiting" if later else "blocked"] += 1
-            continue
-        sender = senders[row["channel"]]
+    for batch in due.iter_slices(batch_size):
+        rows = list(batch.iter_rows(named=True))
         with engine.begin() as conn:
-            _mark_sending(conn, key, decision_key)
-        message = OutboundMessage(
-            idempotency_key=row["idempotency_key"],
-            channel=row["channel"],
-            to=row["to_value"],
-            subject=row["subject"],
-            body=row["body"],
-            lang=row["lang"],
-        )
-        result = sender.send(message)
-        with engine.begin() as conn:
-            outcome = _record_send(conn, row, result, clock(), profile)
-        counts[outcome] += 1
-        if outcome == "sent":
-            channels[row["channel"]] += 1
+            verdicts = _judge_again(conn, rows, profile, now)
+            to_send = _hold_or_mark_sending(conn, rows, verdicts)
+        counts["waiting"] += sum(1 for allowed, later, _ in verdicts if not allowed and later)
+        counts["blocked"] += sum(1 for allowed, later, _ in verdicts if not allowed and not later)
+        sent_now = _send_batch(engine, to_send, senders, clock, profile)
+        for row, verdict in zip(to_send, sent_now, strict=True):
+            counts[verdict] += 1
+            if verdict == "sent":
+                channels[row["channel"]] += 1
     return DispatchSummary(
         sent=counts["sent"],
         failed=counts["failed"],
@@ -386,6 +392,7 @@ def _due(conn: Connection, now: datetime, limit: int | None) -> pl.DataFrame:
             m.c.subject,
             m.c.body,
             m.c.lang,
+            m.c.status,
             m.c.attempts,
             m.c.send_at,
         )
@@ -416,21 +423,26 @@ def _due(conn: Connection, now: datetime, limit: int | None) -> pl.DataFrame:
             "subject": pl.String,
             "body": pl.String,
             "lang": pl.String,
+            "status": pl.String,
             "attempts": pl.Int64,
             "send_at": pl.Datetime("us", "UTC"),
         },
     )
 
 
+Row = Mapping[str, Any]
+
+
 def _judge_again(
-    conn: Connection, due: pl.DataFrame, profile: Profile, now: datetime
+    conn: Connection, rows: Sequence[Row], profile: Profile, now: datetime
 ) -> list[tuple[bool, datetime | None, int]]:
-    """The gate's word on each due message at ``now``, stored as decisions (source outbox)."""
+    """The gate's word on each message at ``now``, stored as decisions (source outbox), one
+    insert for the batch; each verdict is (allowed, next allowed time, decision key)."""
     files = borrower_files(
-        conn, due.get_column("borrower_key").to_list(), since=now - timedelta(days=HISTORY_DAYS)
+        conn, [row["borrower_key"] for row in rows], since=now - timedelta(days=HISTORY_DAYS)
     )
     requests = []
-    for row in due.iter_rows(named=True):
+    for row in rows:
         file = files[row["borrower_key"]]
         channel = Channel(row["channel"])
         requests.append(
@@ -445,70 +457,179 @@ def _judge_again(
             )
         )
     decisions = decide_many(requests, profile)
-    verdicts: list[tuple[bool, datetime | None, int]] = []
-    for row, request, decision in zip(due.iter_rows(named=True), requests, decisions, strict=True):
-        key = store_decision(
-            conn, "outbox", row["account_key"], row["case_key"], request, decision, profile, now
+    keep = retain_until(profile, now.date(), "decisions")
+    # The same values as recoup.contact.gatekeeping.store_decision, for every row at once.
+    values = [
+        {
+            "source": "outbox",
+            "account_key": row["account_key"],
+            "case_key": row["case_key"],
+            "action_key": None,
+            "channel": request.channel.value,
+            "party": request.party.value,
+            "to_value": request.to,
+            "contact_at": request.at.astimezone(UTC),
+            "profile": profile.id,
+            "profile_version": profile.version,
+            "allowed": int(decision.allowed),
+            "violations": violations_json(decision.violations),
+            "next_allowed_at": decision.next_allowed_at,
+            "decided_at": now.astimezone(UTC),
+            "retain_until": keep,
+        }
+        for row, request, decision in zip(rows, requests, decisions, strict=True)
+    ]
+    d = t.contact_decisions
+    about = (d.c.account_key, d.c.case_key, d.c.channel, d.c.party, d.c.to_value)
+    returned = conn.execute(d.insert().returning(d.c.decision_key, *about), values).all()
+    # RETURNING promises no order (and asking SQLAlchemy for one makes SQLite insert row by
+    # row), so each key is matched to its row by what the decision is about. Rows about the
+    # same contact at the same moment are the same decision; among those the keys go in
+    # ascending order, as inserting them one by one would have given them.
+    free: dict[tuple[object, ...], deque[int]] = defaultdict(deque)
+    for key, *contact in sorted(returned, key=lambda r: int(r[0])):
+        free[tuple(contact)].append(int(key))
+    return [
+        (
+            decision.allowed,
+            decision.next_allowed_at,
+            free[tuple(value[c.name] for c in about)].popleft(),
         )
-        verdicts.append((decision.allowed, decision.next_allowed_at, key))
-    return verdicts
+        for decision, value in zip(decisions, values, strict=True)
+    ]
 
 
-def _hold(conn: Connection, key: int, later: datetime | None, decision_key: int) -> None:
+def _hold_or_mark_sending(
+    conn: Connection, rows: Sequence[Row], verdicts: Sequence[tuple[bool, datetime | None, int]]
+) -> list[Row]:
+    """Keep the refused messages back (queued until the time that lifts the block, or
+    blocked for good) and mark the others ``sending``; the rows to send."""
+    waiting: list[dict[str, object]] = []
+    blocked: list[dict[str, object]] = []
+    sending: list[dict[str, object]] = []
+    to_send: list[Row] = []
+    for row, (allowed, later, decision_key) in zip(rows, verdicts, strict=True):
+        ids = {"k_message": row["message_key"], "v_decision": decision_key}
+        if allowed:
+            sending.append(ids)
+            to_send.append(row)
+        elif later is not None:
+            waiting.append({**ids, "v_send_at": later.astimezone(UTC)})
+        else:
+            blocked.append(ids)
     m = t.messages
-    if later is not None:
-        values: dict[str, object] = {"status": "queued", "send_at": later.astimezone(UTC)}
-    else:
-        values = {"status": "blocked"}
-    conn.execute(
-        m.update().where(m.c.message_key == key).values(decision_key=decision_key, **values)
-    )
+    by_key = m.update().where(m.c.message_key == sa.bindparam("k_message"))
+    decision: sa.BindParameter[int] = sa.bindparam("v_decision")
+    if waiting:
+        conn.execute(
+            by_key.values(
+                status="queued", send_at=sa.bindparam("v_send_at"), decision_key=decision
+            ),
+            waiting,
+        )
+    if blocked:
+        conn.execute(by_key.values(status="blocked", decision_key=decision), blocked)
+    if sending:
+        conn.execute(
+            by_key.values(status="sending", attempts=m.c.attempts + 1, decision_key=decision),
+            sending,
+        )
+    return to_send
 
 
-def _mark_sending(conn: Connection, key: int, decision_key: int) -> None:
+def _send_batch(
+    engine: Engine,
+    rows: Sequence[Row],
+    senders: Mapping[str, Sender],
+    clock: Callable[[], datetime],
+    profile: Profile,
+) -> list[str]:
+    """Hand each message (marked ``sending``) to its transport, then record the results in
+    one transaction; the verdict of each (sent, retry, failed)."""
+    if not rows:
+        return []
+    answers: list[tuple[SendResult, datetime]] = []
+    try:
+        for row in rows:
+            message = OutboundMessage(
+                idempotency_key=row["idempotency_key"],
+                channel=row["channel"],
+                to=row["to_value"],
+                subject=row["subject"],
+                body=row["body"],
+                lang=row["lang"],
+            )
+            result = senders[row["channel"]].send(message)
+            answers.append((result, clock()))
+    except BaseException:
+        # Stopped mid-batch: keep the answers already given, so the next run neither sends
+        # those messages again nor counts them twice, and put back the messages never handed
+        # over. The message in flight stays `sending`: the next run resends it with its key.
+        with engine.begin() as conn:
+            _record_sends(conn, rows[: len(answers)], answers, profile)
+            _put_back(conn, rows[len(answers) + 1 :])
+        raise
+    with engine.begin() as conn:
+        return _record_sends(conn, rows, answers, profile)
+
+
+def _put_back(conn: Connection, rows: Sequence[Row]) -> None:
+    """Undo the marking ``sending`` of messages the transport never saw."""
+    if not rows:
+        return
     m = t.messages
     conn.execute(
         m.update()
-        .where(m.c.message_key == key)
-        .values(status="sending", attempts=m.c.attempts + 1, decision_key=decision_key)
+        .where(m.c.message_key == sa.bindparam("k_message"), m.c.status == "sending")
+        .values(status=sa.bindparam("v_status"), attempts=m.c.attempts - 1),
+        [{"k_message": row["message_key"], "v_status": row["status"]} for row in rows],
     )
 
 
-def _record_send(
+def _record_sends(
     conn: Connection,
-    row: Mapping[str, object],
-    result: SendResult,
-    now: datetime,
+    rows: Sequence[Row],
+    answers: Sequence[tuple[SendResult, datetime]],
     profile: Profile,
-) -> str:
-    from recoup.contact.outcomes import OutcomeReport, record_outcomes
+) -> list[str]:
+    """Store what the transport answered for each message (sent; queued again after
+    :data:`RETRY_AFTER`; failed for good) and, for a message that is a contact, the attempt
+    and its outcome; the verdict of each."""
+    from recoup.contact.outcomes import OutcomeReport, record_plain_outcomes
 
-    m = t.messages
-    key = row["message_key"]
-    attempts = int(row["attempts"]) + 1  # type: ignore[call-overload]
-    if result.ok:
-        values: dict[str, object] = {
-            "status": "sent",
-            "provider_id": result.provider_id,
-            "sent_at": now.astimezone(UTC),
-            "last_error": None,
-        }
-        verdict = "sent"
-    elif result.retryable and attempts < MAX_ATTEMPTS:
-        values = {
-            "status": "queued",
-            "send_at": (now + RETRY_AFTER).astimezone(UTC),
-            "last_error": result.detail,
-        }
-        verdict = "retry"
-    else:
-        values = {"status": "failed", "last_error": result.detail}
-        verdict = "failed"
-    conn.execute(m.update().where(m.c.message_key == key).values(**values))
-    if row["channel"] not in TASK_CHANNELS and verdict != "retry":
-        record_outcomes(
-            conn,
-            [
+    sent: list[dict[str, object]] = []
+    retry: list[dict[str, object]] = []
+    failed: list[dict[str, object]] = []
+    reports: list[OutcomeReport] = []
+    times: list[datetime] = []
+    verdicts: list[str] = []
+    for row, (result, now) in zip(rows, answers, strict=True):
+        key = int(row["message_key"])
+        attempts = int(row["attempts"]) + 1
+        if result.ok:
+            sent.append(
+                {
+                    "k_message": key,
+                    "v_provider_id": result.provider_id,
+                    "v_sent_at": now.astimezone(UTC),
+                }
+            )
+            verdict = "sent"
+        elif result.retryable and attempts < MAX_ATTEMPTS:
+            retry.append(
+                {
+                    "k_message": key,
+                    "v_send_at": (now + RETRY_AFTER).astimezone(UTC),
+                    "v_last_error": result.detail,
+                }
+            )
+            verdict = "retry"
+        else:
+            failed.append({"k_message": key, "v_last_error": result.detail})
+            verdict = "failed"
+        verdicts.append(verdict)
+        if row["channel"] not in TASK_CHANNELS and verdict != "retry":
+            reports.append(
                 OutcomeReport(
                     account_id=str(row["account_id"]),
                     channel=Channel(str(row["channel"])),
@@ -517,13 +638,38 @@ def _record_send(
                     outcome=Outcome.DELIVERED if result.ok else Outcome.FAILED,
                     party=Party(str(row["party"])),
                     key=f"message-{key}",
-                    message_key=int(key),  # type: ignore[call-overload]
+                    message_key=key,
                 )
-            ],
-            profile,
-            now,
+            )
+            times.append(now)
+    m = t.messages
+    by_key = m.update().where(m.c.message_key == sa.bindparam("k_message"))
+    if sent:
+        conn.execute(
+            by_key.values(
+                status="sent",
+                provider_id=sa.bindparam("v_provider_id"),
+                sent_at=sa.bindparam("v_sent_at"),
+                last_error=None,
+            ),
+            sent,
         )
-    return verdict
+    if retry:
+        conn.execute(
+            by_key.values(
+                status="queued",
+                send_at=sa.bindparam("v_send_at"),
+                last_error=sa.bindparam("v_last_error"),
+            ),
+            retry,
+        )
+    if failed:
+        conn.execute(
+            by_key.values(status="failed", last_error=sa.bindparam("v_last_error")), failed
+        )
+    if reports:
+        record_plain_outcomes(conn, reports, profile, times)
+    return verdicts
 
 
 # --------------------------------------------------------------------------- callbacks

@@ -198,6 +198,206 @@ def record_outcomes(
     )
 
 
+#: Outcomes that move nothing but the history: no conversation (no flag cleared, no case
+#: touched), no contact point's status changed, no promise. The outbox reports only these.
+PLAIN_OUTCOMES = frozenset(Outcome) - CONVERSATIONS - POINT_STATUS_AFTER.keys()
+
+
+def record_plain_outcomes(
+    conn: Connection,
+    reports: Sequence[OutcomeReport],
+    profile: Profile,
+    recorded_at: datetime | Sequence[datetime],
+) -> OutcomeSummary:
+    """Record ``reports`` of :data:`PLAIN_OUTCOMES` in the caller's transaction, as calling
+    :func:`record_outcomes` once per report, in order, would, but with a fixed number of
+    statements for the whole batch (the outbox's delivered and failed messages).
+
+    ``recorded_at`` is one time for every report, or one per report. Each report adds its
+    attempt and, when the point it reached is not on file, the point; a borrower left with
+    no working phone of their own after one of their reports is flagged ``unreachable`` at
+    that report's time. A report of another outcome is refused (:class:`OutcomeRefused`):
+    it moves the book and goes through :func:`record_outcomes`.
+    """
+    times = [recorded_at] * len(reports) if isinstance(recorded_at, datetime) else recorded_at
+    if len(times) != len(reports):
+        raise ValueError(f"{len(times)} recording times for {len(reports)} reports")
+    for index, report in enumerate(reports):
+        _check(report, index)
+        if report.outcome not in PLAIN_OUTCOMES:
+            raise OutcomeRefused(
+                f"report {index + 1} ({report.account_id}): outcome {report.outcome.value} "
+                "moves the book; record it with record_outcomes"
+            )
+    if not reports:
+        return OutcomeSummary()
+    keys = [r.idempotency_key() for r in reports]
+    ca = t.contact_attempts
+    seen = set(
+        conn.execute(sa.select(ca.c.idempotency_key).where(ca.c.idempotency_key.in_(keys)))
+        .scalars()
+        .all()
+    )
+    accounts = _accounts(conn, {r.account_id for r in reports})
+    fresh: list[tuple[OutcomeReport, str, datetime, tuple[int, int, int | None]]] = []
+    for report, key, at in zip(reports, keys, times, strict=True):
+        if key in seen:
+            continue
+        seen.add(key)
+        if report.account_id not in accounts:
+            raise OutcomeRefused(f"account {report.account_id!r} is not in the store")
+        fresh.append((report, key, at, accounts[report.account_id]))
+    book = _Book.read(conn, {borrower for _, _, _, (_, borrower, _) in fresh})
+    attempts: list[dict[str, object]] = []
+    outcomes: Counter[str] = Counter()
+    for report, key, at, (account_key, borrower_key, case_key) in fresh:
+        point_key = book.point_for(conn, borrower_key, report, at)
+        attempts.append(
+            {
+                "idempotency_key": key,
+                "account_key": account_key,
+                "borrower_key": borrower_key,
+                "case_key": case_key,
+                "contact_point_key": point_key,
+                "channel": report.channel.value,
+                "party": report.party.value,
+                "to_value": report.to,
+                "at": report.at.astimezone(UTC),
+                "outcome": report.outcome.value,
+                "collector": report.collector,
+                "note": report.note,
+                "decision_key": report.decision_key,
+                "message_key": report.message_key,
+                "promise_key": None,
+                "recorded_at": at.astimezone(UTC),
+                "retain_until": retain_until(profile, report.at.date(), "attempts"),
+                "until_settled": 0,  # no agreement: only a promise is one
+            }
+        )
+        book.check_reachable(borrower_key, at)
+        outcomes[report.outcome.value] += 1
+    unreachable = book.write(conn)
+    if attempts:
+        conn.execute(ca.insert(), attempts)
+    return OutcomeSummary(
+        recorded=len(fresh),
+        already_recorded=len(reports) - len(fresh),
+        outcomes=outcomes,
+        now_unreachable=unreachable,
+    )
+
+
+@dataclass(slots=True)
+class _Book:
+    """The contact points and reachability of a batch's borrowers, read once, changed in
+    memory report by report (as :func:`_point_for` and :func:`_mark_unreachable` change the
+    store), and written at the end."""
+
+    points: dict[tuple[int, str, str], int]
+    working: set[int]  # borrowers with a working phone of their own
+    flagged: set[int]  # borrowers flagged unreachable
+    next_key: int | None = None
+    new_points: list[dict[str, object]] = field(default_factory=list)
+    new_flags: list[dict[str, object]] = field(default_factory=list)
+    now_flagged: list[int] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, conn: Connection, borrowers: set[int]) -> _Book:
+        points: dict[tuple[int, str, str], int] = {}
+        working: set[int] = set()
+        flagged: set[int] = set()
+        if not borrowers:
+            return cls(points, working, flagged)
+        cp, f = t.contact_points, t.borrower_flags
+        keys = sorted(borrowers)
+        rows = conn.execute(
+            sa.select(
+                cp.c.contact_point_key,
+                cp.c.borrower_key,
+                cp.c.kind,
+                cp.c.value,
+                cp.c.party,
+                cp.c.status,
+            ).where(cp.c.borrower_key.in_(keys))
+        )
+        for key, borrower, kind, value, party, status in rows:
+            points[(borrower, kind, value)] = int(key)  # unique (uq_contact_point)
+            if kind == "phone" and party == Party.SELF.value and status not in NOT_WORKING:
+                working.add(borrower)
+        flagged.update(
+            conn.execute(
+                sa.select(f.c.borrower_key).where(
+                    f.c.borrower_key.in_(keys), f.c.flag == "unreachable", f.c.cleared_at.is_(None)
+                )
+            ).scalars()
+        )
+        return cls(points, working, flagged)
+
+    def point_for(
+        self, conn: Connection, borrower_key: int, report: OutcomeReport, now: datetime
+    ) -> int | None:
+        """As :func:`_point_for` for an outcome that moves no point's status."""
+        kind = POINT_KIND[report.channel]
+        if kind is None:
+            return None
+        found = self.points.get((borrower_key, kind, report.to))
+        if found is not None:
+            return found
+        if self.next_key is None:
+            cp = t.contact_points
+            self.next_key = int(
+                conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(cp.c.contact_point_key), 0) + 1)
+                ).scalar_one()
+            )
+        key, self.next_key = self.next_key, self.next_key + 1
+        self.points[(borrower_key, kind, report.to)] = key
+        self.new_points.append(
+            {
+                "contact_point_key": key,
+                "borrower_key": borrower_key,
+                "kind": kind,
+                "value": report.to,
+                "party": report.party.value,
+                "status": "unverified",
+                "source": "contact",
+                "status_changed_at": now.astimezone(UTC),
+            }
+        )
+        if kind == "phone" and report.party is Party.SELF:
+            self.working.add(borrower_key)
+        return key
+
+    def check_reachable(self, borrower_key: int, now: datetime) -> None:
+        """As :func:`_mark_unreachable` after one report of the borrower."""
+        if borrower_key in self.working or borrower_key in self.flagged:
+            return
+        self.flagged.add(borrower_key)
+        self.now_flagged.append(borrower_key)
+        self.new_flags.append(
+            {
+                "borrower_key": borrower_key,
+                "flag": "unreachable",
+                "set_at": now.astimezone(UTC),
+                "set_by": "contact-outcomes",
+                "note": "no working phone of the borrower's own left",
+            }
+        )
+
+    def write(self, conn: Connection) -> tuple[str, ...]:
+        """Add the new points and flags; the borrowers flagged now, by id."""
+        if self.new_points:
+            conn.execute(t.contact_points.insert(), self.new_points)
+        if not self.new_flags:
+            return ()
+        conn.execute(t.borrower_flags.insert(), self.new_flags)
+        b = t.borrowers
+        ids = conn.execute(
+            sa.select(b.c.borrower_id).where(b.c.borrower_key.in_(sorted(self.now_flagged)))
+        ).scalars()
+        return tuple(sorted(str(i) for i in ids))
+
+
 def _check(report: OutcomeReport, index: int) -> None:
     where = f"report {index + 1} ({report.account_id})"
     if report.at.tzinfo is None:
