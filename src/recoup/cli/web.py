@@ -20,9 +20,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from recoup.web.settings import SettingsError, settings_from_env
 
     if args.new_data_key:
-        from recoup.web.security import FieldCipher
+        from recoup.store.crypto import new_data_key
 
-        print(FieldCipher.new_key())
+        print(new_data_key())
         return 0
     try:
         settings = settings_from_env()

@@ -12,7 +12,11 @@ here read back the same through the ORM-free ``Table`` API and vice versa:
 - ``Date`` is a DATE on PostgreSQL and ISO text ``YYYY-MM-DD`` on SQLite;
 - ``Datetime`` is a ``timestamptz`` on PostgreSQL and ``YYYY-MM-DD HH:MM:SS.ffffff`` text in
   UTC on SQLite (SQLAlchemy's SQLite format);
-- nulls stay nulls, and an empty text stays an empty text.
+- nulls stay nulls, and an empty text stays an empty text;
+- personal data (columns of type ``EncryptedText``) is encrypted on the way in and decrypted
+  on the way out, as SQLAlchemy's own statements do (``recoup.store.crypto``): columns of
+  the table written to, the selected columns of a ``Select`` read, and the parameters that
+  compare with them. A plain text query (``str``) gets the stored form of such columns.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.type_api import TypeEngine
+
+from recoup.store.crypto import EncryptedText, decrypt, encrypt
 
 #: Rows per ``executemany`` call on SQLite and per CSV chunk sent through ``COPY``.
 CHUNK_ROWS = 50_000
@@ -67,6 +73,31 @@ def _check_columns(table: sa.Table, frame: pl.DataFrame) -> None:
         raise ValueError(f"table {table.name} has no column(s) {', '.join(unknown)}")
 
 
+# --------------------------------------------------------------------------- personal data
+
+
+def _mapped(series: pl.Series, change: Callable[[str], str]) -> pl.Series:
+    """``change`` applied to each text of ``series``, once per distinct text (nulls stay)."""
+    texts = series.cast(pl.Utf8)
+    distinct = texts.drop_nulls().unique()
+    if distinct.is_empty():
+        return texts
+    changed = pl.Series([change(text) for text in distinct.to_list()], dtype=pl.Utf8)
+    return texts.replace_strict(distinct, changed, default=None, return_dtype=pl.Utf8)
+
+
+def _encrypt_personal(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with the columns ``table`` keeps encrypted in their stored form."""
+    personal = [
+        name
+        for name in frame.columns
+        if isinstance(table.c[name].type, EncryptedText) and frame.schema[name] != pl.Null
+    ]
+    if not personal:
+        return frame
+    return frame.with_columns(_mapped(frame.get_column(n), encrypt).alias(n) for n in personal)
+
+
 # --------------------------------------------------------------------------- insert
 
 
@@ -85,6 +116,7 @@ def insert_frame(
     _check_columns(table, frame)
     if frame.height == 0 or not frame.columns:
         return 0
+    frame = _encrypt_personal(table, frame)
     if is_postgres(conn):
         _copy_in(conn, table, frame, progress)
     else:
@@ -309,7 +341,8 @@ def update_from_frame(
 
     The frame is loaded into a TEMP table and applied with one ``UPDATE ... FROM`` (both
     PostgreSQL and SQLite 3.33+ have it). Keys should be unique in the frame. Returns the
-    number of rows updated.
+    number of rows updated. Personal data is encrypted on its way into the TEMP table, whose
+    columns take the table's types: keys compare and values copy in their stored form.
     """
     _check_columns(table, frame)
     keys = list(key_columns)
@@ -343,6 +376,17 @@ def _compile(
     bound = dict(compiled.params)
     if params:
         bound.update(params)
+    # SQLAlchemy encrypts a value compared with a personal column only when it executes the
+    # statement; the driver is called directly here, so the same is done now.
+    binds: Mapping[str, sa.BindParameter[Any]] = getattr(compiled, "binds", {})
+    personal = {name for name, bind in binds.items() if isinstance(bind.type, EncryptedText)}
+    if personal:
+        bound = {
+            name: encrypt(str(value))
+            if value is not None and _bind_name(binds, name) in personal
+            else value
+            for name, value in bound.items()
+        }
     if conn.dialect.name == "sqlite":
         # The driver is called directly, without SQLAlchemy's bind processing: a time must be
         # written the way SQLAlchemy stores it in SQLite (UTC, no offset, microseconds), or
@@ -351,6 +395,32 @@ def _compile(
     if compiled.positiontup is not None:
         return str(compiled), tuple(bound[name] for name in compiled.positiontup)
     return str(compiled), bound
+
+
+def _bind_name(binds: Mapping[str, sa.BindParameter[Any]], name: str) -> str:
+    """The parameter's own name: ``value_2_1`` is the first value of ``value_2 IN (...)``."""
+    if name in binds:
+        return name
+    stem = name.rpartition("_")[0]
+    parameter = binds.get(stem)
+    return stem if parameter is not None and parameter.expanding else name
+
+
+def _decrypt_personal(
+    frame: pl.DataFrame, statement: str | sa.Select[Any] | sa.TextClause
+) -> pl.DataFrame:
+    """The frame with the selected personal columns (by position) decrypted."""
+    selected = getattr(statement, "selected_columns", None)
+    if selected is None or len(selected) != frame.width or frame.height == 0:
+        return frame
+    personal = [
+        name
+        for name, column in zip(frame.columns, selected, strict=True)
+        if isinstance(column.type, EncryptedText) and frame.schema[name] == pl.Utf8
+    ]
+    if not personal:
+        return frame
+    return frame.with_columns(_mapped(frame.get_column(n), decrypt).alias(n) for n in personal)
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -426,12 +496,13 @@ def read_frame(
 
     ``schema`` names the result's columns in order (the query's own column names are not
     used) and gives their dtypes. ``sql`` is a SQLAlchemy ``Select`` or a text with
-    ``:name`` parameters given in ``params``.
+    ``:name`` parameters given in ``params``. A ``Select``'s personal columns come back
+    decrypted; a text query's come back as stored.
     """
     sql_text, bound = _compile(conn, sql, params)
     types = _instances(schema)
     if is_postgres(conn):
-        return _copy_out(conn, sql_text, bound, types)
+        return _decrypt_personal(_copy_out(conn, sql_text, bound, types), sql)
     cursor = _dbapi(conn).cursor()
     try:
         cursor.execute(sql_text, bound)
@@ -443,7 +514,7 @@ def read_frame(
     if len(rows[0]) != len(types):
         raise ValueError(f"the query returns {len(rows[0])} columns, the schema names {len(types)}")
     frame = pl.DataFrame(rows, schema=_text_schema(types), orient="row")
-    return _parse_temporal(frame, types)
+    return _decrypt_personal(_parse_temporal(frame, types), sql)
 
 
 def _copy_out(

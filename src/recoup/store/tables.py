@@ -3,6 +3,8 @@
 Text ids from the lender's files (``account_id``, ``plan_id`` ...) are kept as they came and
 are unique; integer surrogate keys (``*_key``) join the big tables cheaply in the close.
 Every row the close writes points back to the batch run that wrote it (``run_id``).
+Personal data (borrowers' names, contact points, the recipients of contacts and messages) is
+``EncryptedText``: encrypted at rest, deterministically, with the data key (see ``crypto``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+
+from recoup.store.crypto import EncryptedText
 
 metadata = MetaData()
 
@@ -52,7 +56,7 @@ borrowers = Table(
     metadata,
     Column("borrower_key", BigInteger, primary_key=True, autoincrement=False),
     Column("borrower_id", String(64), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
+    Column("name", EncryptedText(200), nullable=False),
     Column("region", String(64), nullable=True),
     Column("timezone", String(64), nullable=True),
 )
@@ -64,9 +68,9 @@ contact_points = Table(
     Column("contact_point_key", BigInteger, primary_key=True, autoincrement=False),
     Column("borrower_key", BigInteger, ForeignKey("borrowers.borrower_key"), nullable=False),
     Column("kind", String(16), nullable=False),  # phone | email | address
-    Column("value", String(400), nullable=False),
+    Column("value", EncryptedText(400), nullable=False),
     Column("party", String(16), nullable=False),  # self | guarantor | third_party
-    Column("contact_name", String(200), nullable=True),
+    Column("contact_name", EncryptedText(200), nullable=True),
     # unverified | verified | wrong_number | disconnected | opted_out: contact outcomes move it
     Column("status", String(16), nullable=False, server_default="unverified"),
     Column("source", String(32), nullable=True),  # import, contact (found by a collector) ...
@@ -444,7 +448,7 @@ contact_decisions = Table(
     Column("action_key", BigInteger, nullable=True),
     Column("channel", String(16), nullable=False),
     Column("party", String(16), nullable=False),
-    Column("to_value", String(400), nullable=False),
+    Column("to_value", EncryptedText(400), nullable=False),
     Column("contact_at", DateTime(timezone=True), nullable=False),
     Column("profile", String(16), nullable=False),
     Column("profile_version", String(16), nullable=False),
@@ -469,7 +473,7 @@ contact_attempts = Table(
     Column("contact_point_key", BigInteger, nullable=True),
     Column("channel", String(16), nullable=False),
     Column("party", String(16), nullable=False),
-    Column("to_value", String(400), nullable=False),
+    Column("to_value", EncryptedText(400), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("collector", String(64), nullable=True),
@@ -495,7 +499,7 @@ messages = Table(
     Column("action_key", BigInteger, nullable=True),
     Column("channel", String(16), nullable=False),
     Column("party", String(16), nullable=False),
-    Column("to_value", String(400), nullable=False),
+    Column("to_value", EncryptedText(400), nullable=False),
     Column("template", String(128), nullable=False),
     Column("lang", String(8), nullable=False),
     Column("subject", Text, nullable=True),
@@ -524,7 +528,7 @@ delivery_events = Table(
     Column("provider_id", String(128), nullable=False),
     Column("status", String(32), nullable=False),  # delivered | failed | ... | inbound
     Column("message_key", BigInteger, nullable=True),
-    Column("from_value", String(400), nullable=True),
+    Column("from_value", EncryptedText(400), nullable=True),
     Column("text", Text, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),

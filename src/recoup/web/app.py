@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import Engine
 
+from recoup.store.crypto import set_data_key
 from recoup.web.settings import Settings
 
 LOG = logging.getLogger("recoup.web")
@@ -92,6 +93,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     )
     app.state.engine = engine
     app.state.settings = settings
+    set_data_key(settings.data_key)  # personal data at rest (recoup.store.crypto)
     app.state.metrics = Metrics()
 
     @app.middleware("http")

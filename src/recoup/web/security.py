@@ -7,17 +7,14 @@ store and the HTTP layer use these; nothing here reads a database or a request.
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Mapping
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
 
 
 class Role(enum.StrEnum):
@@ -144,9 +141,6 @@ def mask_email(value: str) -> str:
     return (name[:1] + "***" if name else "***") + "@" + domain
 
 
-_HOUSE_NUMBER = re.compile(r"\d")
-
-
 def mask_address(value: str) -> str:
     """An address keeps its first 6 characters (city, district) and hides the rest."""
     return value[:6] + "*" * max(len(value) - 6, 0) if len(value) > 6 else "*" * len(value)
@@ -161,45 +155,3 @@ def mask(kind: str, value: str) -> str:
     if kind == "address":
         return mask_address(value)
     return mask_id_number(value)
-
-
-# --------------------------------------------------------------------------- encryption
-
-
-class DataKeyError(ValueError):
-    """The data key from the environment is missing or malformed."""
-
-
-class FieldCipher:
-    """Encrypts sensitive fields at rest (Fernet: AES-128-CBC with HMAC-SHA256). The key is
-    32 random bytes, URL-safe base64 (``RECOUP_DATA_KEY``); ``new_key`` makes one."""
-
-    PREFIX = "enc1:"
-
-    def __init__(self, key: str) -> None:
-        try:
-            if len(base64.urlsafe_b64decode(key.encode())) != 32:
-                raise ValueError
-            self._fernet = Fernet(key.encode())
-        except ValueError:
-            raise DataKeyError(
-                "RECOUP_DATA_KEY must be 32 random bytes in URL-safe base64 "
-                "(python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())')"
-            ) from None
-
-    @staticmethod
-    def new_key() -> str:
-        return Fernet.generate_key().decode()
-
-    def encrypt(self, value: str) -> str:
-        return self.PREFIX + self._fernet.encrypt(value.encode()).decode()
-
-    def decrypt(self, stored: str) -> str:
-        """The plain value of a stored field (a field stored before encryption passes as is)."""
-        if not stored.startswith(self.PREFIX):
-            return stored
-        try:
-            return self._fernet.decrypt(stored[len(self.PREFIX) :].encode()).decode()
-        except InvalidToken:
-            raise DataKeyError("a field was encrypted with another RECOUP_DATA_KEY") from None

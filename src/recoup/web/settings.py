@@ -4,8 +4,9 @@
 - ``RECOUP_ENV``: ``development`` (default) or ``production``. In production the workbench
   refuses to start without its own ``RECOUP_DATA_KEY``, marks cookies ``Secure`` and never
   creates demo users.
-- ``RECOUP_DATA_KEY``: the key that encrypts sensitive fields at rest (URL-safe base64 of 32
-  bytes). In development a fixed, published key is used and said so.
+- ``RECOUP_DATA_KEY``: the key that encrypts personal data at rest (URL-safe base64 of 32
+  bytes; see ``recoup.store.crypto``). In development a fixed, published key is used and
+  said so.
 - ``RECOUP_LOG_LEVEL``: ``INFO`` by default; logs are one JSON object per line.
 """
 
@@ -15,8 +16,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: The development key: public (it is in the source), so production refuses it.
-DEVELOPMENT_DATA_KEY = "cmVjb3VwLWRldmVsb3BtZW50LWtleS1wdWJsaWMhISE="
+# The development key is public (it is in the source), so production refuses it.
+from recoup.store.crypto import DEVELOPMENT_DATA_KEY
+
+__all__ = ["DEVELOPMENT_DATA_KEY", "Settings", "SettingsError", "settings_from_env"]
 
 
 class SettingsError(ValueError):
