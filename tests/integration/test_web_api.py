@@ -201,3 +201,30 @@ def test_audit__verify_finds_an_edited_and_a_deleted_entry(book: sa.Engine) -> N
         deleted = audit.verify(conn)
         assert (deleted.intact, deleted.broken_at) == (False, seqs[2])
         assert "deleted" in deleted.reason
+
+
+def test_pages__team_leads_open_the_collection_report_and_collectors_may_not(
+    workbench: tuple[TestClient, sa.Engine, dict[str, str]],
+) -> None:
+    client, engine, owners = workbench
+    with engine.begin() as conn:
+        lead = issue_token(
+            conn, add_user(conn, "reporter", PASSWORD, "team_lead"), "session", datetime.now(UTC)
+        )
+        wang = issue_token(
+            conn,
+            add_user(conn, "wang2", PASSWORD, "collector", owner_id=owners["A1"]),
+            "session",
+            datetime.now(UTC),
+        )
+    client.cookies.set("recoup_session", lead.token)
+    report = client.get("/reports/collection")
+    assert report.status_code == 200, report.text
+    assert report.headers["content-type"].startswith("text/html")
+    assert "<svg" in report.text or "<table" in report.text
+    assert "http://" not in report.text and "https://" not in report.text  # self-contained
+    chinese = client.get("/reports/collection?lang=zh-CN")
+    assert chinese.status_code == 200 and 'lang="zh-CN"' in chinese.text
+    assert client.get("/reports/collection?days=3").status_code == 422
+    client.cookies.set("recoup_session", wang.token)
+    assert client.get("/reports/collection").status_code == 403

@@ -567,6 +567,27 @@ def decide_request(
     return RedirectResponse("/team?done=decided", status_code=303)
 
 
+@router.get("/reports/collection", response_class=HTMLResponse)
+def collection_report(request: Request, page: PageDep, days: int = 90) -> Response:
+    """The collection report of ``recoup report`` (docs/analytics.md) for the ``days`` up to
+    the last closed day, in the page's language: the same charts as the HTML file."""
+    _require(request, page, Permission.READ_REPORTS)
+    if not 7 <= days <= 730:
+        raise PageRefused(422, f"a report covers 7 to 730 days, not {days}")
+    from datetime import timedelta
+
+    from recoup.analytics.report import build_report, render_html
+    from recoup.close import last_closed_day
+    from recoup.store.analytics_reads import read_report_inputs
+
+    with engine_of(request).connect() as conn:
+        to_day = last_closed_day(conn)
+        if to_day is None:
+            raise PageRefused(409, "no day has been closed yet: there is nothing to report")
+        inputs = read_report_inputs(conn, to_day - timedelta(days=days - 1), to_day, None)
+    return HTMLResponse(render_html(build_report(inputs), language(request)))
+
+
 # --------------------------------------------------------------------------- compliance
 
 
