@@ -422,7 +422,11 @@ def test_property__a_decided_outcome_does_not_change_on_a_later_run(
     for table in ("promises", "installments"):
         before, after = getattr(now, table), getattr(then, table)
         decided = before["status"] != "open"
-        assert before.filter(decided).equals(after.filter(decided))
+        # The decision is the status and its day; what was paid towards a kept promise can
+        # still grow with payments made after this run's day (the daily run stores it when
+        # the promise is resolved and does not judge it again).
+        outcome = [c for c in before.columns if c != "paid_cents"]
+        assert before.filter(decided).select(outcome).equals(after.filter(decided).select(outcome))
 
 
 @settings(max_examples=200, deadline=None)
