@@ -1,7 +1,7 @@
 """Report benchmark: `recoup report` over 90 days of a simulated store.
 
     python bench/report.py [--accounts 100000] [--as-of 2026-03-18] [--replicate 10]
-                           [--out bench/out-report]
+                           [--out bench/out-report] [--database-url URL]
 
 Builds the store as the demo does (simulate, import into SQLite, close through ``--as-of``,
 one strategy run and one allocation on the last day, so that cases, owners, gate decisions
@@ -9,6 +9,10 @@ and credits exist), then times the report of the last 90 days in its three parts
 reads (:func:`recoup.store.analytics_reads.read_report_inputs`), the measures
 (:func:`recoup.analytics.report.build_report`) and the page
 (:func:`recoup.analytics.report.render_html`), and the export of the tables to CSV.
+
+With ``--database-url`` it reports on that store as it stands (for example the
+1,000,000-account PostgreSQL store ``bench/workbench.py`` builds), closed through
+``--as-of``, and builds nothing.
 
 ``--replicate K`` then copies the frames read K times (account, case and payment keys
 shifted, so that the copies are distinct accounts) and times the measures and the page
@@ -74,8 +78,9 @@ def _replicate(inputs: ReportInputs, copies: int) -> ReportInputs:
         allocations=grow(inputs.allocations, {"case_key": case_step}),
         credits=grow(inputs.credits, {}),
         promises=grow(inputs.promises, {}),
-        attempts=grow(inputs.attempts, {}),
+        attempts=grow(inputs.attempts, {"case_key": case_step}),
         decisions=grow(inputs.decisions, {}),
+        complaints=grow(inputs.complaints, {"account_key": account_step, "case_key": case_step}),
     )
 
 
@@ -86,20 +91,32 @@ def main() -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 3, 18))
     parser.add_argument("--replicate", type=int, default=10)
     parser.add_argument("--out", type=Path, default=BENCH / "out-report")
+    parser.add_argument(
+        "--database-url",
+        help="report on this store as it is (closed through --as-of); nothing is built",
+    )
     args = parser.parse_args()
 
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
-    engine = open_store(f"sqlite:///{args.out / 'recoup.db'}")
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     figures: list[tuple[str, str]] = []
 
     clock = time.perf_counter()
-    write_portfolio(simulate_portfolio(args.accounts, args.seed, args.as_of), args.out / "files")
-    import_directory(engine, args.out / "files", show_progress=False)
-    close_through(engine, args.as_of)
-    run_daily_strategy(engine, load_default_strategy(), args.as_of)
-    run_allocation(engine, load_teams(default_teams_path()), args.as_of)
+    if args.database_url:
+        engine = open_store(args.database_url)
+        with engine.connect() as conn:
+            args.accounts = int(
+                conn.execute(sa.select(sa.func.count()).select_from(t.accounts)).scalar_one()
+            )
+    else:
+        engine = open_store(f"sqlite:///{args.out / 'recoup.db'}")
+        files = args.out / "files"
+        write_portfolio(simulate_portfolio(args.accounts, args.seed, args.as_of), files)
+        import_directory(engine, files, show_progress=False)
+        close_through(engine, args.as_of)
+        run_daily_strategy(engine, load_default_strategy(), args.as_of)
+        run_allocation(engine, load_teams(default_teams_path()), args.as_of)
     setup = time.perf_counter() - clock
     with engine.connect() as conn:
         counts = {
@@ -108,7 +125,8 @@ def main() -> int:
             )
             for table in (t.account_states, t.payments, t.cases, t.contact_decisions)
         }
-    print(f"store built in {setup:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    built = "as it was" if args.database_url else f"built in {setup:.0f} s"
+    print(f"store {built}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
     start = args.as_of - timedelta(days=89)
     clock = time.perf_counter()

@@ -22,7 +22,7 @@ RANGE = ("--from", "2025-12-19", "--to", AS_OF.isoformat())
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 simulated accounts closed to the 16th; strategy and allocation on the 16th and the
     18th (which credits the payments between to the cases' owners); a call and a promise
-    recorded by a collector."""
+    recorded by a collector, and a complaint about the call."""
     root = tmp_path_factory.mktemp("report")
     write_portfolio(simulate_portfolio(600, 5, AS_OF), root / "files")
     assert recoup("import", str(root / "files"), "--quiet", cwd=root).returncode == 0
@@ -51,6 +51,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = recoup(
         *("promise", "add", account, "--amount", "100.00", "--date", "2026-03-25"),
         *("--by", owner),
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    done = recoup(
+        *("complaint", "add", account, "--category", "contact_pressure", "--channel", "call"),
+        *("--at", f"{AS_OF}T10:30:00+08:00", "--description", "too many calls"),
         cwd=root,
     )
     assert done.returncode == 0, done.stderr
@@ -107,6 +113,9 @@ def test_report__tables_writes_one_file_per_table(store: Path, file_format: str)
             "collectors",
             "agencies",
             "compliance_blocks",
+            "complaints_by_category",
+            "complaints_by_channel",
+            "complaints_by_owner",
         )
     )
     if file_format == "csv":
@@ -115,6 +124,11 @@ def test_report__tables_writes_one_file_per_table(store: Path, file_format: str)
         assert len(collectors) > 1
         contacts = (tables / "cost_per_channel.csv").read_text(encoding="utf-8")
         assert "call,1,250,250" in contacts
+        complaints = (tables / "complaints_by_category.csv").read_text(encoding="utf-8")
+        assert complaints.splitlines()[:2] == [
+            "category,complaints,open,resolved,complaints_per_1000_contacts",
+            "contact_pressure,1,1,0,1000.0",  # the one complaint over the one call
+        ]
 
 
 @pytest.mark.parametrize(

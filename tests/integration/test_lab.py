@@ -3,12 +3,22 @@ the same numbers for the same seed, and a strategy that contacts less making few
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from recoup.allocation import default_teams_path, load_teams
+from recoup.compliance import shipped_profile
+from recoup.contact.templates import TemplateSet
 from recoup.lab import LabRefused, LabReport, MemorySender, run_lab
-from recoup.strategy import default_strategy_text, parse_strategy
+from recoup.lab import run as lab_run
+from recoup.simulator import response as model
+from recoup.store import tables as t
+from recoup.strategy import default_strategy_text, load_default_strategy, parse_strategy
 
 ACCOUNTS = 300
 DAYS = 10
@@ -113,3 +123,71 @@ def test_memory_sender__records_and_accepts_every_message() -> None:
     result = sender.send(OutboundMessage("msg-1", "sms", "+86 13800000000", None, "hi", "zh-CN"))
     assert result.ok and result.provider_id == "msg-1"
     assert [m.idempotency_key for m in sender.take()] == ["msg-1"] and sender.take() == []
+
+
+def test_lab__every_complaint_drawn_is_recorded_and_the_figure_is_read_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Complaints made frequent (half the contacts that reach the borrower, before pressure;
+    nine in ten contacts reach): the complaints the response model draws, counted as it draws
+    them, are the complaints in the run's store and the run's figure; each is about the
+    attempt of its contact."""
+    drawn: list[int] = []
+    respond = model.respond
+
+    def counting(*args: Any, **kwargs: Any) -> model.Responses:
+        responses = respond(*args, **kwargs)
+        drawn.append(int(responses.complaint.sum()))
+        return responses
+
+    monkeypatch.setattr(model, "respond", counting)
+    params = dataclasses.replace(
+        model.load_response_params(),
+        complaint={c: 0.5 for c in model.CHANNELS},
+        reach={c: 0.9 for c in model.CHANNELS},
+    )
+    world = lab_run._simulate(tmp_path / "world", 300, SEED, lab_run.DEFAULT_START, params)
+    setup = lab_run.LabSetup(
+        teams=load_teams(default_teams_path()),
+        policy=shipped_profile("cn"),
+        templates=TemplateSet(),
+        params=params,
+    )
+    folder = tmp_path / "run"
+    figures = lab_run.run_strategy(
+        world, load_default_strategy(), SEED, 5, lab_run.DEFAULT_START, setup, folder
+    )
+
+    engine = sa.create_engine(f"sqlite:///{folder / 'lab.db'}")
+    co, ca = t.complaints, t.contact_attempts
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                co.c.idempotency_key,
+                co.c.account_key,
+                co.c.channel,
+                co.c.category,
+                co.c.received_at,
+                co.c.case_key,
+                ca.c.account_key,
+                ca.c.channel,
+                ca.c.at,
+                ca.c.message_key,
+                ca.c.case_key,
+            ).join(ca, ca.c.attempt_key == co.c.attempt_key, isouter=True)
+        ).all()
+    engine.dispose()
+    assert sum(drawn) >= 10
+    assert figures["complaints"] == len(rows) == sum(drawn)
+    assert figures["complaints_per_1000_contacts"] == pytest.approx(
+        1000 * len(rows) / figures["contacts.total"]
+    )
+    channels = set()
+    for key, account, channel, category, received, case, *attempt in rows:
+        a_account, a_channel, a_at, a_message, a_case = attempt
+        assert a_account == account, key  # about an attempt of its own account
+        assert (channel, category) == (a_channel, "contact_pressure"), key
+        assert received.replace(tzinfo=UTC) == a_at.replace(tzinfo=UTC), key
+        assert key == f"lab-complaint-{a_message}" and case == a_case, key
+        channels.add(channel)
+    assert "call" in channels and channels - model.CONVERSATION_CHANNELS  # and messages'

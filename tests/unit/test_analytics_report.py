@@ -181,9 +181,20 @@ def _inputs(owner: str = "C1") -> ReportInputs:
                 "at": [datetime(2024, 3, 10, 2, tzinfo=UTC)] * 3,
                 "outcome": ["promise_to_pay", "no_answer", "delivered"],
                 "collector": [owner, owner, None],
+                "case_key": [1, 1, 2],
             }
         ),
         decisions=pl.DataFrame({"allowed": [0, 0, 1], "violations": [VIOLATIONS] * 2 + ["[]"]}),
+        # Two complaints on case 1 (the owner's) about contact pressure, one resolved.
+        complaints=pl.DataFrame(
+            {
+                "received_at": [datetime(2024, 3, 10, 3, tzinfo=UTC)] * 2,
+                "channel": ["call", "sms"],
+                "category": ["contact_pressure"] * 2,
+                "status": ["open", "resolved"],
+                "case_key": [1, 1],
+            }
+        ),
         costs=CostTable("CNY", {"call": 250, "sms": 5}, "costs.yaml"),
     )
 
@@ -205,6 +216,9 @@ def test_build_report__every_table_of_the_range() -> None:
         "collectors",
         "agencies",
         "compliance_blocks",
+        "complaints_by_category",
+        "complaints_by_channel",
+        "complaints_by_owner",
     ]
     # The matrix compares the last two month ends: of February's M1 (accounts 101-200),
     # 34 are M2 and 66 current at the end of March.
@@ -228,6 +242,14 @@ def test_commentary__says_what_moved_who_led_and_what_blocked() -> None:
     )
     # Two calls at 2.50 and an SMS at 0.05 for 100.00 recovered.
     assert "Contacts cost ¥0.051 per yuan recovered (¥5.05 for ¥100.00)." in sentences
+    # Two complaints over three contacts, both on C1's case, which C1 called twice.
+    assert (
+        "Complaints: 2 received (666.7 per 1,000 contacts), most about contact pressure (2)."
+        in sentences
+    )
+    assert "C1 drew the most complaints: 2 (1,000.0 per 1,000 of its contacts)." in sentences
+    zh = commentary(build_report(_inputs()), "zh-CN")
+    assert "投诉：收到 2 件（每千次联系 666.7 件），最多的类别是联系过频（2 件）。" in zh
 
 
 def test_render_html__a_self_contained_page_with_every_section() -> None:
@@ -240,7 +262,8 @@ def test_render_html__a_self_contained_page_with_every_section() -> None:
     assert "<script" not in page
     assert page.count("<svg") >= 3  # flow rates, recovery, vintages, league and blocks
     assert "M1→M2 roll rate rose from 28% to 34% in March." in page
-    assert "Complaints are not recorded yet" in page
+    assert "2 complaints received in the range, 666.7 per 1,000 contacts; 1 still open." in page
+    assert "By collector and agency" in page
 
 
 def test_render_html__escapes_what_it_shows() -> None:
@@ -255,6 +278,9 @@ def test_render_html__in_chinese() -> None:
 
     assert '<html lang="zh-CN">' in page
     assert "迁徙率矩阵" in page
+    complaints = page.split('id="complaints"')[1]
+    assert "区间内收到投诉 2 件，每千次联系 666.7 件；仍未办结 1 件。" in complaints
+    assert "<th>未办结</th>" in complaints and "未到期" not in complaints
     assert "M1→M2 迁徙率在3月由28%升至34%。" in page
 
 
@@ -276,3 +302,19 @@ def test_build_report__a_range_without_two_month_ends_says_so() -> None:
     assert report.tables["flow_rates"].height == 0
     assert report.tables["roll_rates_count"].drop("from_bucket").sum_horizontal().sum() == 0
     assert "Needs two month ends" in render_html(report, "en")
+
+
+def test_render_html__a_range_without_complaints_says_nothing_was_recorded() -> None:
+    inputs = _inputs()
+    quiet = ReportInputs(
+        **{
+            **{f: getattr(inputs, f) for f in ReportInputs.__dataclass_fields__},
+            "complaints": inputs.complaints.clear(),
+        }
+    )
+    report = build_report(quiet)
+
+    assert not any(s.startswith("Complaints") for s in commentary(report, "en"))
+    section = render_html(report, "en").split('id="complaints"')[1]
+    assert "Nothing recorded in this range." in section
+    assert "<table" not in section

@@ -19,7 +19,12 @@ clock. The definitions:
   the cases it worked (held on at least one allocation day), the share of those it cured (the
   case closed as cured on a day it held it), its promises' kept rate and its contacts.
 
-Complaints are not a recorded contact outcome yet, so there is no complaint rate here.
+- *Complaints*: the complaints received in the range (``complaints``, recorded by
+  :mod:`recoup.contact.complaints`), counted by category, by the channel they came through and
+  by the collector or agency that held the case on the day received (the allocation in force
+  that day, as for payment credits), each also per 1,000 contacts: the contact attempts of
+  the range, all of them, of that channel, or of the cases that owner held on the attempt's
+  day. A complaint on no case, or on a case nobody held that day, counts in the totals only.
 """
 
 from __future__ import annotations
@@ -460,4 +465,172 @@ def league_table(
             "contacts",
         )
         .sort(["amount_credited_cents", "owner"], descending=[True, False])
+    )
+
+
+# --------------------------------------------------------------------------- complaints
+
+#: The label of the all-categories row of :func:`complaints_by_category`.
+ALL_CATEGORIES = "(all)"
+
+
+def _per_1000(complaints: str, contacts: str) -> pl.Expr:
+    return (
+        pl.when(pl.col(contacts) > 0)
+        .then(1000 * pl.col(complaints) / pl.col(contacts))
+        .otherwise(None)
+        .cast(pl.Float64)
+    )
+
+
+def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """``column`` as an aware UTC time (a naive one means UTC)."""
+    at = pl.col(column)
+    dtype = frame.schema.get(column)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        at = at.dt.replace_time_zone("UTC")
+    return at.dt.convert_time_zone("UTC")
+
+
+def complaints_by_category(complaints: pl.DataFrame, contacts: int) -> pl.DataFrame:
+    """Complaints per category, open and resolved, and per 1,000 of the range's ``contacts``.
+
+    ``complaints`` has ``category`` and ``status`` (``open`` | ``resolved``), one row per
+    complaint of the range. Returns ``category``, ``complaints``, ``open``, ``resolved`` and
+    ``complaints_per_1000_contacts`` (null when there were no contacts), the categories by
+    complaints (most first) then name, and a last row ``"(all)"`` with the totals.
+    """
+    status = pl.col("status")
+    counts = (
+        pl.len().cast(pl.Int64).alias("complaints"),
+        (status == "open").sum().cast(pl.Int64).alias("open"),
+        (status == "resolved").sum().cast(pl.Int64).alias("resolved"),
+    )
+    per_category = (
+        complaints.group_by(pl.col("category").cast(pl.String))
+        .agg(*counts)
+        .sort(["complaints", "category"], descending=[True, False])
+    )
+    total = complaints.select(pl.lit(ALL_CATEGORIES).alias("category"), *counts)
+    return (
+        pl.concat([per_category, total])
+        .with_columns(pl.lit(contacts, dtype=pl.Int64).alias("_contacts"))
+        .select(
+            "category",
+            "complaints",
+            "open",
+            "resolved",
+            _per_1000("complaints", "_contacts").alias("complaints_per_1000_contacts"),
+        )
+    )
+
+
+def complaints_by_channel(complaints: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
+    """Complaints per channel they came through, and per 1,000 contacts of that channel.
+
+    ``complaints`` has ``channel`` (one row per complaint), ``attempts`` has ``channel`` (one
+    row per contact attempt). Returns ``channel``, ``contacts``, ``complaints`` and
+    ``complaints_per_1000_contacts`` (null for a channel without contacts: a complaint by web
+    or through a regulator), for every channel with contacts or complaints, by complaints
+    (most first) then name, and a last row ``"(all)"`` with the totals.
+    """
+    contacts = attempts.group_by(pl.col("channel").cast(pl.String)).agg(
+        pl.len().cast(pl.Int64).alias("contacts")
+    )
+    received = complaints.group_by(pl.col("channel").cast(pl.String)).agg(
+        pl.len().cast(pl.Int64).alias("complaints")
+    )
+    per_channel = (
+        contacts.join(received, on="channel", how="full", coalesce=True)
+        .with_columns(pl.col("contacts", "complaints").fill_null(0))
+        .sort(["complaints", "contacts", "channel"], descending=[True, True, False])
+    )
+    total = pl.DataFrame(
+        {
+            "channel": [ALL_CHANNELS],
+            "contacts": [attempts.height],
+            "complaints": [complaints.height],
+        },
+        schema={"channel": pl.String, "contacts": pl.Int64, "complaints": pl.Int64},
+    )
+    return pl.concat([per_channel.select("channel", "contacts", "complaints"), total]).with_columns(
+        _per_1000("complaints", "contacts").alias("complaints_per_1000_contacts")
+    )
+
+
+def _owners_on_the_day(
+    frame: pl.DataFrame, at: str, allocations: pl.DataFrame, timezone: str
+) -> pl.DataFrame:
+    """``frame`` (with ``case_key`` and the UTC time ``at``) with ``owner`` and ``owner_kind``:
+    who held the case on the local day of ``at`` (the latest allocation on or before it)."""
+    # A recall (a null owner) stays in the history: it ends the holding before it.
+    history = allocations.select(
+        pl.col("case_key").cast(pl.Int64), "as_of", "owner", "owner_kind"
+    ).sort("case_key", "as_of")
+    dated = (
+        frame.filter(pl.col("case_key").is_not_null())
+        .with_columns(
+            pl.col("case_key").cast(pl.Int64),
+            _utc(frame, at).dt.convert_time_zone(timezone).dt.date().alias("_day"),
+        )
+        .sort("case_key", "_day")
+    )
+    return dated.join_asof(
+        history,
+        left_on="_day",
+        right_on="as_of",
+        by="case_key",
+        strategy="backward",
+        check_sortedness=False,
+    ).filter(pl.col("owner").is_not_null())
+
+
+def complaints_by_owner(
+    complaints: pl.DataFrame,
+    attempts: pl.DataFrame,
+    allocations: pl.DataFrame,
+    timezone: str = "Asia/Shanghai",
+) -> pl.DataFrame:
+    """Complaints per collector and agency, and per 1,000 of their contacts.
+
+    - ``complaints``: ``case_key`` (null: none) and ``received_at`` (UTC), one row per
+      complaint;
+    - ``attempts``: ``case_key`` and ``at`` (UTC), one row per contact attempt;
+    - ``allocations``: ``case_key, as_of, owner, owner_kind`` (a case's owner from that day
+      until its next allocation row; a null owner is a recall).
+
+    A complaint or an attempt counts for whoever held its case on its local day (in
+    ``timezone``). Returns ``owner_kind``, ``owner``, ``contacts``, ``complaints`` and
+    ``complaints_per_1000_contacts`` (null without contacts), for every owner with contacts or
+    complaints, by complaints (most first), then the rate (highest first), kind and owner.
+    """
+    keys = ["owner_kind", "owner"]
+    contacts = (
+        _owners_on_the_day(attempts.select("case_key", "at"), "at", allocations, timezone)
+        .group_by(keys)
+        .agg(pl.len().cast(pl.Int64).alias("contacts"))
+    )
+    received = (
+        _owners_on_the_day(
+            complaints.select("case_key", "received_at"), "received_at", allocations, timezone
+        )
+        .group_by(keys)
+        .agg(pl.len().cast(pl.Int64).alias("complaints"))
+    )
+    return (
+        contacts.join(received, on=keys, how="full", coalesce=True)
+        .with_columns(pl.col("contacts", "complaints").fill_null(0))
+        .with_columns(_per_1000("complaints", "contacts").alias("complaints_per_1000_contacts"))
+        .select(
+            pl.col("owner_kind").cast(pl.String),
+            pl.col("owner").cast(pl.String),
+            "contacts",
+            "complaints",
+            "complaints_per_1000_contacts",
+        )
+        .sort(
+            ["complaints", "complaints_per_1000_contacts", "owner_kind", "owner"],
+            descending=[True, True, False, False],
+            nulls_last=True,
+        )
     )

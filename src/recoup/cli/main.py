@@ -394,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     from recoup.cli import lab
 
     lab.add_commands(commands, _date)
+    from recoup.cli import complaints
+
+    complaints.add_commands(commands, _date)
     return parser
 
 

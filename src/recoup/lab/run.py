@@ -16,16 +16,19 @@ lives ``days`` days:
    made; the behavioural model (:mod:`recoup.simulator.response`) turns every message read
    and every call or visit into outcomes, recorded through
    :func:`recoup.contact.outcomes.record_outcomes` (attempts, right-party contacts, promises,
-   wrong numbers, disputes), and into payments on later days; borrowers in arrears also pay
-   without contact (self-cure), and current borrowers pay the installments falling due;
+   wrong numbers, disputes), into complaints about contact pressure, recorded through
+   :func:`recoup.contact.complaints.record_complaints` (each about the attempt that drew it,
+   received on that channel at the attempt's time), and into payments on later days;
+   borrowers in arrears also pay without contact (self-cure), and current borrowers pay the
+   installments falling due;
 3. the payments dated ``d + 1`` are written as one ``payments.csv`` and imported (one import
    a day), so the next evening's close sees them.
 
 After the last day the store is closed through the last contact day and the figures are read:
 amount recovered (payments by accounts in arrears), cure rate by starting bucket, contacts
-and their cost by channel (:data:`UNIT_COST_YUAN`), complaints (counted by the lab: the
-outcome list has no complaint), compliance blocks by rule (``contact_decisions``), promises
-and the share kept (as the cycle judged them), and collector utilisation.
+and their cost by channel (:data:`UNIT_COST_YUAN`), complaints (the store's ``complaints``),
+compliance blocks by rule (``contact_decisions``), promises and the share kept (as the cycle
+judged them), and collector utilisation.
 
 Every random draw comes from ``numpy`` generators seeded by the seed (and the day), and every
 store read is ordered, so the same seed gives the same figures.
@@ -53,6 +56,12 @@ from recoup.allocation import TeamsConfig, default_teams_path, load_teams
 from recoup.close import close_through
 from recoup.collection.cycle import run_cycle
 from recoup.compliance import Channel, Outcome, Profile, shipped_profile
+from recoup.contact.complaints import (
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintSpec,
+    record_complaints,
+)
 from recoup.contact.message import OutboundMessage, SendResult
 from recoup.contact.outcomes import OutcomeReport, record_outcomes
 from recoup.contact.templates import TemplateSet
@@ -263,7 +272,6 @@ class _Tally:
     calls_queued: int = 0
     calls_not_made: int = 0
     capacity: int = 0
-    complaints: int = 0
     promises: int = 0
     recovered_cents: int = 0
     payments_in_arrears: int = 0
@@ -540,9 +548,9 @@ def _respond(
     responses = model.respond(rng, setup.params, borrowers, treatment, book["owed"][index])
     np.add.at(pressure[ring], index, 1)
     tally.contacts.update(channels)
-    tally.complaints += int(responses.complaint.sum())
 
     reports: list[OutcomeReport] = []
+    complained: list[tuple[int, str, str]] = []  # message key, account, channel
     rows = made.select("message_key", "account_id", "channel", "to_value", "owner", "owner_kind")
     for row, code, cents, days, complaint, h, mi in zip(
         rows.iter_rows(),
@@ -555,6 +563,8 @@ def _respond(
         strict=True,
     ):
         message_key, account_id, channel, to, owner, owner_kind = row
+        if complaint:
+            complained.append((message_key, account_id, channel))
         if channel not in model.CONVERSATION_CHANNELS:
             continue  # a message: the dispatch recorded it as delivered
         outcome = _OUTCOMES[code]
@@ -567,17 +577,18 @@ def _respond(
                 at=_at(today, time(h, mi)),
                 outcome=outcome,
                 collector=owner if owner_kind == "collector" else None,
-                note="complaint" if complaint else None,
                 promise_cents=cents if promised else None,
                 promise_date=today + timedelta(days=days) if promised else None,
                 key=f"lab-{message_key}",
                 message_key=message_key,
             )
         )
-    if reports:
+    evening = _at(today, time(21, 0))
+    if reports or complained:
         with engine.begin() as conn:
-            summary = record_outcomes(conn, reports, setup.policy, _at(today, time(21, 0)))
-        tally.promises += summary.promises
+            if reports:
+                tally.promises += record_outcomes(conn, reports, setup.policy, evening).promises
+            _complain(conn, complained, evening)
     for account, cents, days in zip(
         index[responses.pays].tolist(),
         responses.payment_cents[responses.pays].tolist(),
@@ -585,6 +596,45 @@ def _respond(
         strict=True,
     ):
         pending[account] = (today + timedelta(days=days), cents)  # the latest word counts
+
+
+def _complain(
+    conn: sa.Connection, complained: Sequence[tuple[int, str, str]], now: datetime
+) -> None:
+    """Record the day's complaints, each about the attempt of the contact that drew it (the
+    dispatch recorded a message's, :func:`_respond` a call's or visit's): one read of the
+    attempts and one batch through the complaint service."""
+    if not complained:
+        return
+    ca = t.contact_attempts
+    attempts: dict[int, tuple[int, datetime]] = {}
+    keys = sorted(message_key for message_key, _, _ in complained)
+    for first in range(0, len(keys), 5_000):  # within SQLite's bound parameter limit
+        for message_key, attempt_key, at in conn.execute(
+            sa.select(ca.c.message_key, ca.c.attempt_key, ca.c.at)
+            .where(ca.c.message_key.in_(keys[first : first + 5_000]))
+            .order_by(ca.c.attempt_key)  # a message's first attempt, whatever the store's order
+        ):
+            attempts.setdefault(int(message_key), (int(attempt_key), at))
+    missing = sorted(set(keys) - set(attempts))
+    if missing:
+        raise RuntimeError(f"no contact attempt was recorded for messages {missing[:5]}")
+    specs: list[ComplaintSpec] = []
+    for message_key, account_id, channel in complained:
+        attempt_key, at = attempts[message_key]
+        specs.append(
+            ComplaintSpec(
+                account_id=account_id,
+                received_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+                channel=ComplaintChannel(channel),
+                # the response model's complaints rise with the contacts of the last 7 days
+                category=ComplaintCategory.CONTACT_PRESSURE,
+                created_by="lab",
+                attempt_key=attempt_key,
+                key=f"lab-complaint-{message_key}",
+            )
+        )
+    record_complaints(conn, specs, now)
 
 
 def _pay_without_contact(
@@ -688,10 +738,9 @@ def _figures(
     figures["cost_per_yuan_recovered"] = (
         float(_cents(total_cost)) / tally.recovered_cents if tally.recovered_cents else 0.0
     )
-    figures["complaints"] = float(tally.complaints)
-    figures["complaints_per_1000_contacts"] = (
-        1000.0 * tally.complaints / contacts if contacts else 0.0
-    )
+    complaints = _complaints(engine)
+    figures["complaints"] = float(complaints)
+    figures["complaints_per_1000_contacts"] = 1000.0 * complaints / contacts if contacts else 0.0
     for rule, count in _blocks(engine).items():
         figures[f"blocks.{rule}"] = float(count)
     kept, resolved = _promises(engine)
@@ -719,6 +768,12 @@ def _blocks(engine: sa.Engine) -> Counter[str]:
         ):
             counts.update({v["rule"] for v in json.loads(violations)})
     return counts
+
+
+def _complaints(engine: sa.Engine) -> int:
+    """The complaints the run recorded."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t.complaints)).scalar_one())
 
 
 def _promises(engine: sa.Engine) -> tuple[int, int]:

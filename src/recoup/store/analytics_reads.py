@@ -137,7 +137,7 @@ def read_report_inputs(
     ca = t.contact_attempts
     attempts = read_frame(
         conn,
-        sa.select(ca.c.channel, ca.c.at, ca.c.outcome, ca.c.collector).where(
+        sa.select(ca.c.channel, ca.c.at, ca.c.outcome, ca.c.collector, ca.c.case_key).where(
             ca.c.at >= start, ca.c.at < end
         ),
         {
@@ -145,6 +145,7 @@ def read_report_inputs(
             "at": pl.Datetime("us", "UTC"),
             "outcome": pl.String,
             "collector": pl.String,
+            "case_key": pl.Int64,
         },
     )
     cd = t.contact_decisions
@@ -154,6 +155,20 @@ def read_report_inputs(
             cd.c.contact_at >= start, cd.c.contact_at < end
         ),
         {"allowed": pl.Int64, "violations": pl.String},
+    )
+    co = t.complaints
+    complaints = read_frame(
+        conn,
+        sa.select(co.c.received_at, co.c.channel, co.c.category, co.c.status, co.c.case_key).where(
+            co.c.received_at >= start, co.c.received_at < end
+        ),
+        {
+            "received_at": pl.Datetime("us", "UTC"),
+            "channel": pl.String,
+            "category": pl.String,
+            "status": pl.String,
+            "case_key": pl.Int64,
+        },
     )
     return ReportInputs(
         from_day=from_day,
@@ -168,6 +183,7 @@ def read_report_inputs(
         promises=promises,
         attempts=attempts,
         decisions=decisions,
+        complaints=complaints,
         costs=costs or default_costs(),
         timezone=timezone,
     )

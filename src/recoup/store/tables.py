@@ -722,3 +722,42 @@ audit_log = Table(
     Index("ix_audit_log_actor", "actor", "at"),
     Index("ix_audit_log_target", "target"),
 )
+
+
+# --- Complaints (issue 9) ----------------------------------------------------------------
+# A borrower's complaint (投诉), as received: about contact pressure, conduct, the amount, their
+# data or anything else; optionally about one contact attempt, which may later be purged with
+# its retention (the complaint stays, pointing nowhere). Recording is idempotent by key; a
+# complaint is resolved once. Its description and resolution note are personal text.
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("complaint_key", _SERIAL_KEY, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("account_key", BigInteger, ForeignKey("accounts.account_key"), nullable=False),
+    Column("case_key", BigInteger, ForeignKey("cases.case_key"), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # call | sms | email | app_push | voicemail | letter | field_visit | web | branch |
+    # regulator | other: the way the complaint came in
+    Column("channel", String(16), nullable=False),
+    Column(
+        "attempt_key",
+        BigInteger,
+        ForeignKey("contact_attempts.attempt_key", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    # contact_pressure | conduct | amount_disputed | data_privacy | other
+    Column("category", String(24), nullable=False),
+    Column("description", EncryptedText(2000), nullable=True),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("resolved_on", Date, nullable=True),
+    # upheld | partly_upheld | not_upheld | withdrawn
+    Column("resolution", String(16), nullable=True),
+    Column("resolution_note", EncryptedText(2000), nullable=True),
+    Column("resolved_by", String(64), nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_complaints_account", "account_key", "received_at"),
+    Index("ix_complaints_received", "received_at"),
+    Index("ix_complaints_status", "status", "received_at"),
+)

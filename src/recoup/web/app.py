@@ -173,7 +173,14 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
             media_type="text/plain; version=0.0.4",
         )
 
-    from recoup.web import api, api_arrangements, api_contacts, api_models, api_payments
+    from recoup.web import (
+        api,
+        api_arrangements,
+        api_complaints,
+        api_contacts,
+        api_models,
+        api_payments,
+    )
     from recoup.web.api_common import ERROR_RESPONSES
 
     app.include_router(api.router, responses=ERROR_RESPONSES)
@@ -181,6 +188,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.include_router(api_contacts.router)
     app.include_router(api_arrangements.router)
     app.include_router(api_models.router)
+    app.include_router(api_complaints.router)
     from recoup.web import pages
 
     app.include_router(pages.router)

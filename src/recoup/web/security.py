@@ -39,6 +39,7 @@ class Permission(enum.StrEnum):
     READ_AUDIT = "read_audit"
     READ_REPORTS = "read_reports"
     MANAGE_USERS = "manage_users"
+    HANDLE_COMPLAINTS = "handle_complaints"  # read every complaint, resolve complaints
 
 
 P = Permission
@@ -57,6 +58,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.APPROVE,
             P.READ_REPORTS,
             P.POST_PAYMENTS,
+            P.HANDLE_COMPLAINTS,
         }
     ),
     Role.STRATEGY_MANAGER: frozenset(
@@ -64,7 +66,13 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     ),
     Role.RISK_ANALYST: frozenset({P.READ_ALL_ACCOUNTS, P.READ_MODELS, P.READ_REPORTS}),
     Role.COMPLIANCE_OFFICER: frozenset(
-        {P.READ_ALL_ACCOUNTS, P.REVEAL_PERSONAL_DATA, P.READ_AUDIT, P.READ_REPORTS}
+        {
+            P.READ_ALL_ACCOUNTS,
+            P.REVEAL_PERSONAL_DATA,
+            P.READ_AUDIT,
+            P.READ_REPORTS,
+            P.HANDLE_COMPLAINTS,
+        }
     ),
     Role.ADMIN: frozenset(Permission),
 }
