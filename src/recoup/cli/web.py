@@ -1,4 +1,4 @@
-"""The workbench commands: ``serve``, ``user add`` and ``audit verify``."""
+"""The workbench commands: ``serve``, ``user add``, ``audit verify`` and ``audit head``."""
 
 from __future__ import annotations
 
@@ -107,14 +107,56 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from recoup.store.engine import open_store
-    from recoup.web.audit import verify
+def _audit_head(text: str) -> Any:
+    from recoup.web.audit import Head
 
-    with open_store().connect() as conn:
-        verdict = verify(conn)
+    try:
+        return Head.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from recoup.store.crypto import DataKeyError
+    from recoup.store.engine import open_store
+    from recoup.web.audit import audit_key_is_public, verify
+
+    try:
+        with open_store().connect() as conn:
+            verdict = verify(conn, expect_head=args.expect_head)
+        public = audit_key_is_public()
+    except DataKeyError as exc:
+        raise CommandRefused(str(exc)) from None
     print(("audit log: " if verdict.intact else "audit log BROKEN: ") + verdict.reason)
+    if verdict.intact and verdict.head is not None:
+        print(f"head: {verdict.head}  (sealed; publish it with `recoup audit head`)")
+        if args.expect_head is not None:
+            print(f"the chain passes through the expected head {args.expect_head}")
+    if verdict.unkeyed:
+        print(
+            f"unkeyed: {verdict.unkeyed} entries written before the audit key, checked by "
+            "their hashes only"
+        )
+    if public:
+        print(
+            "warning: the audit key derives from the public development data key, so anyone "
+            "could have recomputed the MACs: set RECOUP_DATA_KEY"
+        )
     return 0 if verdict.intact else 1
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    from recoup.store.crypto import DataKeyError
+    from recoup.store.engine import open_store
+    from recoup.web.audit import SealError, current_head
+
+    try:
+        with open_store().connect() as conn:
+            head = current_head(conn)
+    except (DataKeyError, SealError) as exc:
+        raise CommandRefused(str(exc)) from None
+    print(head)
+    return 0
 
 
 def add_commands(commands: Any, parse_date: Any) -> None:
@@ -146,5 +188,17 @@ def add_commands(commands: Any, parse_date: Any) -> None:
 
     audit = commands.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    check = audit_sub.add_parser("verify", help="check the hash chain of the audit log")
+    check = audit_sub.add_parser(
+        "verify", help="check the audit log's hash chain, its MACs and its seal"
+    )
+    check.add_argument(
+        "--expect-head",
+        type=_audit_head,
+        metavar="SEQ:HASH",
+        help="a head published earlier (recoup audit head): the chain must still pass through it",
+    )
     check.set_defaults(handler=cmd_audit_verify)
+    head = audit_sub.add_parser(
+        "head", help="print the audit log's sealed head (SEQ:HASH), to publish elsewhere"
+    )
+    head.set_defaults(handler=cmd_audit_head)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -708,6 +709,9 @@ user_tokens = Table(
 
 # Every change and every reveal of personal data, hash-chained: each entry's hash covers the
 # previous entry's hash, so an edited or deleted entry breaks the chain (recoup audit verify).
+# Its MAC (HMAC-SHA-256 under the audit key, which is not in the store) covers its sequence
+# number and hash, so the hashes cannot be recomputed after an edit; entries written before
+# the key (migration 0013) have none (see recoup.web.audit).
 audit_log = Table(
     "audit_log",
     metadata,
@@ -719,8 +723,27 @@ audit_log = Table(
     Column("detail", Text, nullable=False),  # JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("mac", String(64), nullable=True),
     Index("ix_audit_log_actor", "actor", "at"),
     Index("ix_audit_log_target", "target"),
+)
+
+# The audit log's seal, one row: the chain's head and length as of the last append, MAC'd
+# with the audit key and rewritten with every entry, so deleting the last entries shows. An
+# append that found the seal missing, forged or not at the log's end records it here
+# (broken_at, broken_reason) for good.
+audit_seal = Table(
+    "audit_seal",
+    metadata,
+    Column("seal_key", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("unkeyed_through", BigInteger, nullable=False),  # the last entry without a MAC
+    Column("broken_at", BigInteger, nullable=True),
+    Column("broken_reason", Text, nullable=True),
+    Column("mac", String(64), nullable=False),
+    CheckConstraint("seal_key = 1", name="ck_audit_seal_one_row"),
 )
 
 
