@@ -11,12 +11,15 @@ from recoup.arrangements.plans import (
     ChargeAmounts,
     ChargeTreatment,
     FutureFees,
+    NoAffordablePlan,
     Owed,
+    PlanAsk,
     PlanRefused,
     PlanRules,
     PlanTerms,
     ReAge,
     affordability,
+    proposal_for,
     propose_plan,
     suggest_term,
 )
@@ -224,6 +227,54 @@ def test_suggest_term__says_when_a_frozen_charge_alone_is_unaffordable() -> None
     assert "frozen 5000 cents" in suggestion.reason
     capitalised = suggest_term(owed, 4_000, terms(), RULES).proposal
     assert capitalised is not None and capitalised.term_months == 32  # 1,250.00 / 40.00 → 32
+
+
+def test_proposal_for__resolves_the_asked_terms_as_every_caller_did() -> None:
+    as_of = date(2026, 2, 13)
+    asked = PlanAsk(
+        term_months=6,
+        monthly_rate=Decimal("0.005"),
+        down_payment_cents=10_000,
+        penalty=ChargeTreatment.WAIVE,
+        re_age_after=2,
+    )
+    plan = proposal_for(OWED, as_of, asked)
+    expected = propose_plan(
+        OWED,
+        terms(
+            term_months=6,
+            start=date(2026, 3, 15),  # as_of + 30 days, when no start is asked
+            monthly_rate=Decimal("0.005"),
+            down_payment_cents=10_000,
+            penalty=ChargeTreatment.WAIVE,
+            re_age=ReAge.after_payments(2),
+        ),
+        RULES,
+    )
+    assert plan == expected
+    assert plan.schedule[0].due_date == date(2026, 3, 15) and plan.waived_cents == 2_000
+    assert proposal_for(OWED, as_of, PlanAsk(start=date(2026, 4, 1))).schedule[0].due_date == (
+        date(2026, 4, 1)
+    )
+    assert proposal_for(OWED, as_of, PlanAsk(re_age_after=None)).re_age_from is None
+
+
+def test_proposal_for__with_an_income_proposes_the_shortest_affordable_term() -> None:
+    owed = Owed(principal_overdue=120_000)
+    # free income 300.00 - 100.00 - 0.00 = 200.00, half of it affordable: 100.00 a month
+    plan = proposal_for(
+        owed, START, PlanAsk(term_months=3, income_cents=30_000, spending_cents=10_000)
+    )
+    assert plan.term_months == 12  # the asked 3 months are not taken: 12 is the shortest fit
+    with pytest.raises(NoAffordablePlan, match=r"^no affordable plan: no term up to 60 months"):
+        proposal_for(owed, START, PlanAsk(income_cents=30_000, debts_cents=28_000))
+
+
+def test_proposal_for__refuses_what_policy_and_the_terms_do_not_allow() -> None:
+    with pytest.raises(PlanRefused, match="CN-PLAN"):
+        proposal_for(OWED, START, PlanAsk(term_months=61))
+    with pytest.raises(ValueError, match="term_months must be at least 1"):
+        proposal_for(OWED, START, PlanAsk(term_months=0))
 
 
 # Properties: a restructure preserves the amount owed exactly, apart from explicit waivers.

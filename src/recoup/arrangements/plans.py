@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from recoup.ledger.apr import annual_rate
@@ -519,3 +519,70 @@ def suggest_term(
             " alone exceed it (capitalise or waive the charges instead)"
         )
     return TermSuggestion(None, reason, lowest)
+
+
+#: The first installment of a proposed plan falls due this many days after the day the
+#: amounts owed are taken from, unless the terms name a start.
+FIRST_DUE_AFTER_DAYS = 30
+
+
+class NoAffordablePlan(ValueError):
+    """No term the rules allow fits what the borrower can afford; ``reason`` says how far."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"no affordable plan: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class PlanAsk:
+    """The terms asked for a plan as a collector or a client gives them, before they are
+    resolved against what the account owes (:func:`proposal_for`).
+
+    ``start`` defaults to ``as_of + FIRST_DUE_AFTER_DAYS``; ``re_age_after`` (on-time
+    payments) to re-ageing at signing. With ``income_cents`` the term is not taken as asked:
+    the shortest term whose installments fit half the borrower's free income
+    (:func:`affordability` of income, essential spending and other debts) is proposed.
+    """
+
+    term_months: int = 12
+    start: date | None = None
+    monthly_rate: Decimal = Decimal(0)
+    down_payment_cents: int = 0
+    penalty: ChargeTreatment = ChargeTreatment.CAPITALISE
+    late_fee: ChargeTreatment = ChargeTreatment.CAPITALISE
+    fees_not_due: FutureFees = FutureFees.KEEP
+    re_age_after: int | None = None
+    income_cents: int | None = None
+    spending_cents: int = 0
+    debts_cents: int = 0
+
+
+def proposal_for(
+    owed: Owed, as_of: date, ask: PlanAsk, rules: PlanRules | None = None
+) -> PlanProposal:
+    """The plan ``ask`` gives for ``owed`` at the end of ``as_of``: the one service behind
+    ``recoup plan propose | sign``, the API's plan proposals and plans, and the account
+    page's plan form.
+
+    Raises :class:`PlanRefused` (a rule's limit), :class:`NoAffordablePlan` (with an income,
+    no allowed term fits) or ``ValueError`` (terms that cannot make a plan).
+    """
+    rules = rules or PlanRules()
+    terms = PlanTerms(
+        term_months=ask.term_months,
+        start=ask.start or as_of + timedelta(days=FIRST_DUE_AFTER_DAYS),
+        monthly_rate=ask.monthly_rate,
+        down_payment_cents=ask.down_payment_cents,
+        penalty=ask.penalty,
+        late_fee=ask.late_fee,
+        fees_not_due=ask.fees_not_due,
+        re_age=ReAge.after_payments(ask.re_age_after) if ask.re_age_after else ReAge.at_signing(),
+    )
+    if ask.income_cents is None:
+        return propose_plan(owed, terms, rules)
+    affordable = affordability(ask.income_cents, ask.spending_cents, ask.debts_cents)
+    suggestion = suggest_term(owed, affordable, terms, rules)
+    if suggestion.proposal is None:
+        raise NoAffordablePlan(suggestion.reason)
+    return suggestion.proposal

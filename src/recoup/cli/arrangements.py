@@ -97,44 +97,29 @@ def _proposal(args: argparse.Namespace, account: Any) -> Any:
     from recoup.arrangements.plans import (
         ChargeTreatment,
         FutureFees,
+        PlanAsk,
         PlanRefused,
-        PlanRules,
-        PlanTerms,
-        ReAge,
-        affordability,
-        propose_plan,
-        suggest_term,
+        proposal_for,
     )
 
-    start = args.start or account.as_of + timedelta(days=30)
-    re_age = ReAge.after_payments(args.re_age_after) if args.re_age_after else ReAge.at_signing()
-    terms = PlanTerms(
+    income = args.income is not None  # spending and debts count only with an income
+    ask = PlanAsk(
         term_months=args.term or 12,
-        start=start,
+        start=args.start,
         monthly_rate=_share(args.monthly_rate, "--monthly-rate"),
         down_payment_cents=_cents(args.down, "--down"),
         penalty=ChargeTreatment(args.penalty),
         late_fee=ChargeTreatment(args.late_fee),
         fees_not_due=FutureFees(args.future_fees),
-        re_age=re_age,
+        re_age_after=args.re_age_after,
+        income_cents=_cents(args.income, "--income") if income else None,
+        spending_cents=_cents(args.spending or "0", "--spending") if income else 0,
+        debts_cents=_cents(args.debts or "0", "--debts") if income else 0,
     )
-    rules = PlanRules()
     try:
-        if args.income is not None:
-            affordable = affordability(
-                _cents(args.income, "--income"),
-                _cents(args.spending or "0", "--spending"),
-                _cents(args.debts or "0", "--debts"),
-            )
-            suggestion = suggest_term(account.owed, affordable, terms, rules)
-            if suggestion.proposal is None:
-                raise CommandRefused(f"no affordable plan: {suggestion.reason}")
-            proposal = suggestion.proposal
-        else:
-            proposal = propose_plan(account.owed, terms, rules)
-    except (PlanRefused, ValueError) as exc:
+        return proposal_for(account.owed, account.as_of, ask)
+    except (PlanRefused, ValueError) as exc:  # NoAffordablePlan says "no affordable plan: ..."
         raise CommandRefused(str(exc)) from None
-    return proposal
 
 
 def _proposal_json(account: Any, proposal: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,11 +273,11 @@ def _results_json(results: ChallengerResults) -> dict[str, Any]:
 
 
 def cmd_allocate(args: argparse.Namespace) -> int:
-    from recoup.allocation import default_teams_path, format_summary, load_teams, summarise
+    from recoup.allocation import format_summary, load_teams, summarise, teams_path_in_force
     from recoup.collection.allocation_run import run_allocation
     from recoup.collection.daily import RunRefused
 
-    config = load_teams(args.teams or default_teams_path())
+    config = load_teams(args.teams or teams_path_in_force(os.environ))
     try:
         from recoup.cli.contact import profile_named
 
@@ -564,7 +565,9 @@ def add_commands(commands: Any, parse_date: Any) -> None:
 
     allocate = commands.add_parser("allocate", help="give each open case its owner (分案)")
     allocate.add_argument("--as-of", type=parse_date, required=True, help="the last closed day")
-    allocate.add_argument("--teams", type=Path, help="teams file (default: the shipped example)")
+    allocate.add_argument(
+        "--teams", type=Path, help="teams file (default: RECOUP_TEAMS, else the shipped example)"
+    )
     allocate.add_argument(
         "--policy", help="contact policy profile (outsourcing notice): cn, us, uk or a file"
     )
@@ -612,7 +615,7 @@ def add_commands(commands: Any, parse_date: Any) -> None:
 
 
 def cmd_daily(args: argparse.Namespace) -> int:
-    from recoup.allocation import default_teams_path, load_teams
+    from recoup.allocation import load_teams, teams_path_in_force
     from recoup.cli.contact import _senders, profile_named
     from recoup.collection.cycle import cycle_document, run_cycle
     from recoup.collection.daily import RunRefused
@@ -625,7 +628,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
             _engine(),
             args.as_of,
             policy=profile_named(args.policy),
-            teams=load_teams(args.teams or default_teams_path()),
+            teams=load_teams(args.teams or teams_path_in_force(os.environ)),
             templates=TemplateSet(args.templates),
             senders=_senders(args) if args.send else {},
             strategy=strategy,
@@ -646,7 +649,9 @@ def add_daily_command(commands: Any, parse_date: Any) -> None:
     daily = commands.add_parser("daily", help="the whole day: close, score, strategy, gate, ...")
     daily.add_argument("--as-of", type=parse_date, required=True, help="the day to close")
     daily.add_argument("--strategy", type=Path, help="default: the strategy in force")
-    daily.add_argument("--teams", type=Path, help="default: the shipped example teams file")
+    daily.add_argument(
+        "--teams", type=Path, help="default: RECOUP_TEAMS, else the shipped example teams file"
+    )
     daily.add_argument("--templates", type=Path, help="default: the shipped templates")
     daily.add_argument("--policy", help="contact policy: cn, us, uk or a file")
     daily.add_argument("--redo", action="append", help="run a finished step again (repeatable)")

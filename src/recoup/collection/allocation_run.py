@@ -97,25 +97,13 @@ def _hold_placements_without_notice(
     placed = allocation.cases.filter(pl.col("decision") == Decision.PLACED.value)
     if placed.height == 0:
         return allocation
-    m = t.messages
-    sent = read_frame(
-        conn,
-        sa.select(m.c.case_key, m.c.sent_at).where(
-            m.c.case_key.in_(placed.get_column("case_key").to_list()),
-            m.c.template.in_(OUTSOURCING_NOTICES),
-            m.c.status.in_(["sent", "delivered"]),
-        ),
-        {"case_key": pl.Int64, "sent_at": pl.Datetime("us", "UTC")},
-    )
-    notices: dict[int, list[datetime]] = {}
-    for case_key, sent_at in sent.iter_rows():
-        notices.setdefault(case_key, []).append(sent_at)
     at = datetime.combine(as_of, time(23, 59), UTC)
-    held: dict[int, str] = {}
-    for case_key in placed.get_column("case_key").to_list():
-        blocked = check_notice("outsourcing", notices.get(case_key, []), at, policy)
-        if blocked:
-            held[case_key] = f"placement held: {blocked[0].rule}: {blocked[0].message}"
+    held = {
+        case_key: f"placement held: {why}"
+        for case_key, why in placements_without_notice(
+            conn, placed.get_column("case_key").to_list(), at, policy
+        ).items()
+    }
     if not held:
         return allocation
     teams = read_frame(
@@ -153,17 +141,44 @@ def _hold_placements_without_notice(
     return replace(allocation, cases=frame)
 
 
-def allocation_cases(conn: Connection, as_of: date) -> pl.DataFrame:
-    """Every open case of a past-due account, with what the allocation reads
-    (:data:`recoup.allocation.CASE_COLUMNS`); the queue is that of the case's most urgent
-    action today, if any names one."""
+def placements_without_notice(
+    conn: Connection, case_keys: list[int], at: datetime, policy: Profile
+) -> dict[int, str]:
+    """The cases of ``case_keys`` that may not be placed with an agency at ``at`` because
+    the borrower was not sent an outsourcing notice in time (CN-OUTSOURCE), each with the
+    rule and its message: the nightly allocation and a team lead's placement ask the same."""
+    m = t.messages
+    sent = read_frame(
+        conn,
+        sa.select(m.c.case_key, m.c.sent_at).where(
+            m.c.case_key.in_(case_keys),
+            m.c.template.in_(OUTSOURCING_NOTICES),
+            m.c.status.in_(["sent", "delivered"]),
+        ),
+        {"case_key": pl.Int64, "sent_at": pl.Datetime("us", "UTC")},
+    )
+    notices: dict[int, list[datetime]] = {}
+    for case_key, sent_at in sent.iter_rows():
+        notices.setdefault(case_key, []).append(sent_at)
+    held: dict[int, str] = {}
+    for case_key in case_keys:
+        blocked = check_notice("outsourcing", notices.get(case_key, []), at, policy)
+        if blocked:
+            held[case_key] = f"{blocked[0].rule}: {blocked[0].message}"
+    return held
+
+
+def day_queues(conn: Connection, as_of: date, case_keys: list[int] | None = None) -> pl.DataFrame:
+    """``case_key, queue``: the queue of each case's most urgent action of ``as_of`` that
+    names one (of ``case_keys`` only, when given)."""
     ac = t.actions
-    queues = (
+    where = [ac.c.planned_for == as_of, ac.c.queue.is_not(None)]
+    if case_keys is not None:
+        where.append(ac.c.case_key.in_(case_keys))
+    return (
         read_frame(
             conn,
-            sa.select(ac.c.case_key, ac.c.queue, ac.c.priority).where(
-                ac.c.planned_for == as_of, ac.c.queue.is_not(None)
-            ),
+            sa.select(ac.c.case_key, ac.c.queue, ac.c.priority).where(*where),
             {"case_key": pl.Int64, "queue": pl.String, "priority": pl.Int64},
         )
         .sort("case_key", "priority", "queue", descending=[False, True, False])
@@ -171,6 +186,13 @@ def allocation_cases(conn: Connection, as_of: date) -> pl.DataFrame:
         .first()
         .drop("priority")
     )
+
+
+def allocation_cases(conn: Connection, as_of: date) -> pl.DataFrame:
+    """Every open case of a past-due account, with what the allocation reads
+    (:data:`recoup.allocation.CASE_COLUMNS`); the queue is that of the case's most urgent
+    action today, if any names one."""
+    queues = day_queues(conn, as_of)
     # An early-warning case of a current account is worked by automated reminders: it needs
     # an owner only once the account falls past due.
     return (

@@ -7,6 +7,8 @@ cases are open.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -81,16 +83,20 @@ def open_cases(conn: Connection) -> pl.DataFrame:
     return read_frame(conn, sa.select(*columns).where(c.c.status == "open"), OPEN_CASE)
 
 
-def oldest_unpaid(conn: Connection) -> pl.DataFrame:
-    """Per account with an open case: the due date and product of its oldest unpaid
-    installment (for a case not yet past due, its next one)."""
+def oldest_unpaid(conn: Connection, account_keys: Sequence[int] | None = None) -> pl.DataFrame:
+    """Per account with an open case (of ``account_keys`` only, when given): the due date
+    and product of its oldest unpaid installment (for a case not yet past due, its next
+    one)."""
     i, p, c = t.installments, t.plans, t.cases
     open_accounts = sa.select(c.c.account_key).where(c.c.status == "open")
+    where = [i.c.settled == 0, i.c.account_key.in_(open_accounts)]
+    if account_keys is not None:
+        where.append(i.c.account_key.in_(list(account_keys)))
     unpaid = read_frame(
         conn,
         sa.select(i.c.account_key, i.c.due_date, p.c.product_id)
         .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
-        .where(i.c.settled == 0, i.c.account_key.in_(open_accounts)),
+        .where(*where),
         {"account_key": pl.Int64, "due_date": pl.Date, "product_id": pl.String},
     )
     return (

@@ -245,41 +245,26 @@ def _owed(conn: sa.Connection, account_id: str) -> Any:
 
 
 def _proposal(terms: PlanTermsIn, account: Any) -> Any:
-    from recoup.arrangements.plans import (
-        PlanRefused,
-        PlanRules,
-        PlanTerms,
-        ReAge,
-        affordability,
-        propose_plan,
-        suggest_term,
-    )
+    from recoup.arrangements.plans import NoAffordablePlan, PlanAsk, PlanRefused, proposal_for
 
-    start = terms.start or account.as_of + timedelta(days=30)
-    re_age = ReAge.after_payments(terms.re_age_after) if terms.re_age_after else ReAge.at_signing()
+    income = terms.income is not None  # spending and debts count only with an income
+    ask = PlanAsk(
+        term_months=terms.term_months,
+        start=terms.start,
+        monthly_rate=share(terms.monthly_rate, "monthly_rate"),
+        down_payment_cents=cents(terms.down_payment, "down_payment", positive=False),
+        penalty=terms.penalty,
+        late_fee=terms.late_fee,
+        fees_not_due=terms.future_fees,
+        re_age_after=terms.re_age_after,
+        income_cents=cents(str(terms.income), "income", positive=False) if income else None,
+        spending_cents=cents(terms.spending or "0", "spending", positive=False) if income else 0,
+        debts_cents=cents(terms.debts or "0", "debts", positive=False) if income else 0,
+    )
     try:
-        plan_terms = PlanTerms(
-            term_months=terms.term_months,
-            start=start,
-            monthly_rate=share(terms.monthly_rate, "monthly_rate"),
-            down_payment_cents=cents(terms.down_payment, "down_payment", positive=False),
-            penalty=terms.penalty,
-            late_fee=terms.late_fee,
-            fees_not_due=terms.future_fees,
-            re_age=re_age,
-        )
-        rules = PlanRules()
-        if terms.income is not None:
-            affordable = affordability(
-                cents(terms.income, "income", positive=False),
-                cents(terms.spending or "0", "spending", positive=False),
-                cents(terms.debts or "0", "debts", positive=False),
-            )
-            suggestion = suggest_term(account.owed, affordable, plan_terms, rules)
-            if suggestion.proposal is None:
-                raise ApiError(409, "refused", f"no affordable plan: {suggestion.reason}")
-            return suggestion.proposal
-        return propose_plan(account.owed, plan_terms, rules)
+        return proposal_for(account.owed, account.as_of, ask)
+    except NoAffordablePlan as exc:
+        raise ApiError(409, "refused", str(exc)) from None
     except (PlanRefused, ValueError, ArithmeticError) as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
 

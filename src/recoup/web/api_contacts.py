@@ -337,6 +337,30 @@ def record_contact(
     )
 
 
+def latest_attempts(
+    conn: sa.Connection, which: sa.ColumnElement[bool], limit: int = 200
+) -> list[AttemptOut]:
+    """The contact attempts ``which`` selects, the latest ``limit`` first, recipients masked."""
+    ca = t.contact_attempts
+    return [
+        AttemptOut(
+            at=r.at,
+            channel=r.channel,
+            party=r.party,
+            to=mask(r.channel, r.to_value),
+            outcome=r.outcome,
+            collector=r.collector,
+            note=r.note,
+        )
+        for r in conn.execute(
+            sa.select(ca)
+            .where(which)
+            .order_by(ca.c.at.desc(), ca.c.attempt_key.desc())
+            .limit(limit)
+        )
+    ]
+
+
 @router.get("/accounts/{account_id}/contacts", response_model=ContactHistory)
 def contact_history(account_id: AccountId, request: Request, user: CurrentUser) -> ContactHistory:
     """The account's contact attempts and the gate's decisions, latest first (recipients
@@ -347,23 +371,7 @@ def contact_history(account_id: AccountId, request: Request, user: CurrentUser) 
     ca, d = t.contact_attempts, t.contact_decisions
     with engine.connect() as conn:
         key = readable_account(engine, conn, user, account_id)
-        attempts = [
-            AttemptOut(
-                at=r.at,
-                channel=r.channel,
-                party=r.party,
-                to=mask(r.channel, r.to_value),
-                outcome=r.outcome,
-                collector=r.collector,
-                note=r.note,
-            )
-            for r in conn.execute(
-                sa.select(ca)
-                .where(ca.c.account_key == key)
-                .order_by(ca.c.at.desc(), ca.c.attempt_key.desc())
-                .limit(200)
-            )
-        ]
+        attempts = latest_attempts(conn, ca.c.account_key == key)
         decisions = [
             StoredDecisionOut(
                 decision_key=r.decision_key,

@@ -176,6 +176,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     from recoup.web import (
         api,
         api_arrangements,
+        api_cases,
         api_complaints,
         api_contacts,
         api_models,
@@ -187,6 +188,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.include_router(api_payments.router)
     app.include_router(api_contacts.router)
     app.include_router(api_arrangements.router)
+    app.include_router(api_cases.router)
     app.include_router(api_models.router)
     app.include_router(api_complaints.router)
     from recoup.web import pages

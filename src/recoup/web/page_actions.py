@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -24,6 +24,10 @@ from recoup.store import tables as t
 from recoup.web import audit
 from recoup.web.security import Role
 from recoup.web.users import User
+
+if TYPE_CHECKING:
+    from recoup.allocation import TeamsConfig
+    from recoup.collection.reassignment import Reassigned
 
 #: The authority matrix's role for each workbench role that may ask for or decide concessions.
 AUTHORITY_ROLE: dict[Role, str] = {
@@ -228,18 +232,15 @@ class PlanPreview:
 
 
 def _proposal(conn: Connection, account_id: str, term: int, down: str) -> tuple[Any, Any]:
-    from recoup.arrangements.plans import PlanRefused, PlanRules, PlanTerms, propose_plan
+    """What the account owes now and the plan of ``term`` months with ``down`` paid at
+    signing, interest free, first due in 30 days, through the one plan-proposal service."""
+    from recoup.arrangements.plans import PlanAsk, PlanRefused, proposal_for
     from recoup.collection.arrangements import ArrangementRefused, owed_now
 
     try:
         account = owed_now(conn, account_id)
-        terms = PlanTerms(
-            term_months=term,
-            start=account.as_of + timedelta(days=30),
-            monthly_rate=Decimal(0),
-            down_payment_cents=cents(down or "0", "down payment"),
-        )
-        return account, propose_plan(account.owed, terms, PlanRules())
+        ask = PlanAsk(term_months=term, down_payment_cents=cents(down or "0", "down payment"))
+        return account, proposal_for(account.owed, account.as_of, ask)
     except (PlanRefused, ArrangementRefused, ValueError) as exc:
         raise ActionRefused(str(exc)) from None
 
@@ -345,6 +346,51 @@ def decide_request(
         now,
     )
     return request.status.value
+
+
+def reassign_case(
+    conn: Connection,
+    user: User,
+    account_id: str,
+    owner: str,
+    reason: str,
+    *,
+    config: TeamsConfig,
+    profile: Profile,
+    now: datetime,
+) -> Reassigned:
+    """Give the open case of ``account_id`` to ``owner`` (a collector or an agency of the
+    teams file), through the service the API's ``POST /cases/{id}/assignment`` calls;
+    audited as ``case.reassign`` when it changed anything."""
+    from recoup.allocation import ReassignmentRefused
+    from recoup.collection.reassignment import reassign_case as reassign
+
+    c, a = t.cases, t.accounts
+    case_key = conn.execute(
+        sa.select(c.c.case_key)
+        .join(a, a.c.account_key == c.c.account_key)
+        .where(a.c.account_id == account_id.strip(), c.c.status == "open")
+    ).scalar()
+    if case_key is None:
+        raise ActionRefused(f"account {account_id.strip()!r} has no open case")
+    try:
+        done = reassign(
+            conn,
+            int(case_key),
+            owner.strip(),
+            config,
+            by=user.username,
+            why=reason,
+            now=now,
+            policy=profile,
+        )
+    except ReassignmentRefused as exc:
+        raise ActionRefused(str(exc)) from None
+    if done.changed:
+        audit.append(
+            conn, user.username, "case.reassign", f"account:{done.account_id}", done.detail(), now
+        )
+    return done
 
 
 def utc_now() -> datetime:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -31,6 +31,9 @@ from recoup.money import format_cents
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
 from recoup.web.security import mask
+
+if TYPE_CHECKING:
+    from recoup.allocation import TeamsConfig
 
 
 @cache
@@ -405,6 +408,57 @@ def performance(conn: Connection) -> list[dict[str, Any]]:
         e | {"overdue": format_cents(e["overdue"]), "collected": format_cents(e["collected"])}
         for _, e in sorted(owners.items())
     ]
+
+
+def allocation_view(conn: Connection, config: TeamsConfig) -> dict[str, Any]:
+    """Who holds the open cases: every collector and agency of the teams file (with their
+    capacity: a collector's ``max_open_cases``, an agency's ``capacity``, and the room left)
+    and any other owner the store names, each with their open cases and the overdue balance
+    of those cases; and the open cases no one holds."""
+    c, a = t.cases, t.accounts
+    held: dict[str, tuple[str | None, int, int]] = {}
+    unallocated = (0, 0)
+    for owner, kind, cases, overdue in conn.execute(
+        sa.select(c.c.owner, c.c.owner_kind, sa.func.count(), sa.func.sum(a.c.overdue_cents))
+        .join(a, a.c.account_key == c.c.account_key)
+        .where(c.c.status == "open")
+        .group_by(c.c.owner, c.c.owner_kind)
+    ):
+        if owner is None:
+            unallocated = (unallocated[0] + int(cases), unallocated[1] + int(overdue or 0))
+            continue
+        _, before_cases, before_overdue = held.get(owner, (kind, 0, 0))
+        held[owner] = (kind, before_cases + int(cases), before_overdue + int(overdue or 0))
+
+    def row(
+        owner: str, kind: str, name: str, team: str | None, capacity: int | None
+    ) -> dict[str, Any]:
+        _, cases, overdue = held.pop(owner, (kind, 0, 0))
+        return {
+            "owner": owner,
+            "kind": kind,
+            "name": name,
+            "team": team or "",
+            "cases": cases,
+            "overdue": format_cents(overdue),
+            "capacity": capacity,
+            "room": None if capacity is None else capacity - cases,
+        }
+
+    owners = [row(x.id, "collector", x.name, x.team, x.max_open_cases) for x in config.collectors]
+    owners += [row(x.id, "agency", x.name, None, x.capacity) for x in config.agencies]
+    owners += [
+        row(owner, kind or "", "", None, None) for owner, (kind, _, _) in sorted(held.items())
+    ]
+    return {
+        "owners": owners,
+        "unallocated_cases": unallocated[0],
+        "unallocated_overdue": format_cents(unallocated[1]),
+        "choices": [
+            {"id": x.id, "label": f"{x.id} · {x.name} ({x.team})"} for x in config.collectors
+        ]
+        + [{"id": x.id, "label": f"{x.id} · {x.name}"} for x in config.agencies],
+    }
 
 
 def approvals(conn: Connection) -> list[dict[str, Any]]:

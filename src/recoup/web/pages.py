@@ -532,18 +532,76 @@ def plan(
 # --------------------------------------------------------------------------- team
 
 
-@router.get("/team", response_class=HTMLResponse)
-def team_page(request: Request, page: PageDep, done: str | None = None) -> Response:
-    _require(request, page, Permission.READ_REPORTS, Permission.APPROVE)
+#: The team page's confirmations, by the ``done`` query parameter.
+TEAM_DONE = ("decided", "reassigned", "unchanged")
+
+
+def _team_page(
+    request: Request,
+    page: Page,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    from recoup.web.api_cases import teams_in_force
+
+    with _as_page():
+        teams = teams_in_force()
     with engine_of(request).connect() as conn:
         context = {
             "buckets": page_data.bucket_table(conn),
             "roll": page_data.roll_rates(conn),
             "performance": page_data.performance(conn),
             "approvals": page_data.approvals(conn),
-            "done": done == "decided",
+            "allocation": page_data.allocation_view(conn, teams),
+            "done": done if done in TEAM_DONE else None,
+            "error": error,
+            "reassign_form": form or {},
         }
-    return render(request, "team.html", context, page=page)
+    return render(request, "team.html", context, page=page, status=status)
+
+
+@router.get("/team", response_class=HTMLResponse)
+def team_page(
+    request: Request, page: PageDep, done: Annotated[str | None, Query(max_length=16)] = None
+) -> Response:
+    _require(request, page, Permission.READ_REPORTS, Permission.APPROVE)
+    return _team_page(request, page, done=done)
+
+
+@router.post("/team/assignment", response_class=HTMLResponse)
+def reassign_case(
+    request: Request,
+    page: PageDep,
+    account_id: Annotated[str, Form(max_length=64)],
+    owner: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """A team lead gives an account's open case to another collector or an agency."""
+    from recoup.web.api_cases import teams_in_force
+
+    _require(request, page, Permission.ASSIGN_CASES)
+    form = {"account_id": account_id, "owner": owner, "reason": reason}
+    with _as_page():
+        teams = teams_in_force()
+    try:
+        with engine_of(request).begin() as conn:
+            done = page_actions.reassign_case(
+                conn,
+                page.user,
+                account_id,
+                owner,
+                reason,
+                config=teams,
+                profile=page_data.gate_profile(),
+                now=datetime.now(UTC),
+            )
+    except page_actions.ActionRefused as exc:
+        return _team_page(request, page, error=str(exc), form=form, status=422)
+    what = "reassigned" if done.changed else "unchanged"
+    return RedirectResponse(f"/team?done={what}#allocation", status_code=303)
 
 
 @router.post("/team/requests/{request_key}")

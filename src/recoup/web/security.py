@@ -34,6 +34,7 @@ class Permission(enum.StrEnum):
     REVEAL_PERSONAL_DATA = "reveal_personal_data"
     POST_PAYMENTS = "post_payments"
     APPROVE = "approve"  # decide arrangement requests
+    ASSIGN_CASES = "assign_cases"  # move a case to another collector or agency by hand
     MANAGE_STRATEGY = "manage_strategy"
     READ_MODELS = "read_models"
     READ_AUDIT = "read_audit"
@@ -56,6 +57,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.CONTACT,
             P.REVEAL_PERSONAL_DATA,
             P.APPROVE,
+            P.ASSIGN_CASES,
             P.READ_REPORTS,
             P.POST_PAYMENTS,
             P.HANDLE_COMPLAINTS,
