@@ -5,11 +5,13 @@
 
 With an empty store it first builds one: the demo portfolio of ``--accounts`` accounts
 (simulated, imported, closed, scored, worked by the strategy and allocated: ``recoup demo``'s
-steps). Then it starts the workbench (``uvicorn``, one process) on a free port, creates a
-collector user for each of the ``--users`` busiest collectors plus a team lead, and runs
-``--users`` concurrent clients for ``--seconds``: each logs in, then loops over its queue
-(``GET /api/v1/queue``) and the accounts in it (``GET /api/v1/accounts/{id}``), waiting
-``--think`` seconds between requests (0: back to back, the worst case). Latencies are
+steps), and staffs it with ``--collectors`` synthetic collectors when the demo's ten are
+too few for its size (see :func:`_staff`). Then it starts the workbench (``uvicorn``,
+``--workers`` processes) on a free port, creates a collector user for each of the ``--users``
+busiest collectors plus a team lead, and runs ``--users`` concurrent clients for
+``--seconds``: each logs in, then loops over its queue (``GET /api/v1/queue``) and the
+accounts in it (``GET /api/v1/accounts/{id}``), waiting ``--think`` seconds between requests
+(0: back to back, the worst case). The users arrive spread over the first think time. Latencies are
 measured by the clients, end to end. It prints p50/p95/p99 per endpoint and the throughput.
 Figures are printed, never asserted.
 """
@@ -36,7 +38,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(url: str, accounts: int) -> list[str]:
+def _staff(engine: object, collectors: int) -> None:
+    """Give the book an operation of its size. The demo's teams (ten collectors, most working
+    Monday to Friday) own a few thousand cases at most, so at scale most open cases would have
+    no owner and a collector's queue would not be a collector's day. Unless the last closed
+    day's allocation already used it, that allocation is run again with ``collectors``
+    synthetic collectors and six agencies (the allocation benchmark's operation, with
+    first-allocation capacities), as a bank working a book of this size staffs it."""
+    import json
+
+    import sqlalchemy as sa
+
+    from recoup.close import last_closed_day
+    from recoup.collection.allocation_run import run_allocation
+    from recoup.store import tables as t
+
+    sys.path.insert(0, str(ROOT))
+    from tests.allocation_cases import synthetic_teams
+
+    assert isinstance(engine, sa.Engine)
+    config = synthetic_teams(collectors, 6, initial_load=True)
+    r = t.collection_runs
+    with engine.connect() as conn:
+        as_of = last_closed_day(conn)
+        inputs = conn.execute(
+            sa.select(r.c.inputs)
+            .where(r.c.kind == "allocation", r.c.as_of == as_of)
+            .order_by(r.c.run_id.desc())
+            .limit(1)
+        ).scalar()
+    if as_of is None or (inputs and json.loads(inputs).get("teams_sha256") == config.digest):
+        return
+    clock = time.perf_counter()
+    run_allocation(engine, config, as_of)
+    print(
+        f"allocated with {collectors} synthetic collectors in {time.perf_counter() - clock:.0f} s"
+    )
+
+
+def _prepare(url: str, accounts: int, collectors: int) -> list[str]:
     """Build the store if it is empty; create the users; return the collectors' usernames."""
     from datetime import UTC, date, datetime
 
@@ -71,6 +111,7 @@ def _prepare(url: str, accounts: int) -> list[str]:
     from recoup.web.users import add_user
 
     c, u = t.cases, t.users
+    _staff(engine, collectors)
     with engine.begin() as conn:
         owners = (
             conn.execute(
@@ -111,6 +152,7 @@ async def _login(http: object, username: str) -> dict[str, str]:
 async def _client(
     http: object,
     headers: dict[str, str],
+    start: float,
     until: float,
     think: float,
     samples: dict[str, list[float]],
@@ -118,6 +160,7 @@ async def _client(
     import httpx
 
     assert isinstance(http, httpx.AsyncClient)
+    await asyncio.sleep(start)
     while time.perf_counter() < until:
         clock = time.perf_counter()
         queue = await http.get("/api/v1/queue", params={"limit": 20}, headers=headers)
@@ -145,7 +188,15 @@ async def _load(
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         tokens = [await _login(http, name) for name in users]
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(http, h, until, think, samples) for h in tokens))
+        # Users arrive spread over one think time, as a ramp-up does, rather than all in the
+        # same millisecond (a burst no real team makes); with no think time they start at once.
+        starts = [think * n / len(tokens) for n in range(len(tokens))]
+        await asyncio.gather(
+            *(
+                _client(http, h, s, until, think, samples)
+                for h, s in zip(tokens, starts, strict=True)
+            )
+        )
     return samples
 
 
@@ -159,6 +210,12 @@ def main() -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument(
+        "--collectors",
+        type=int,
+        default=300,
+        help="the operation's size when the demo's is too small",
+    )
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument(
@@ -166,7 +223,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    collectors = _prepare(args.database_url, args.accounts)
+    collectors = _prepare(args.database_url, args.accounts, args.collectors)
     if not collectors:
         print("no collector has open cases: nothing to load")
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -120,6 +121,13 @@ def test_api__the_queue_holds_only_the_collectors_cases_and_a_lead_sees_all(
     assert sorted(c["account_id"] for c in everything["cases"]) == sorted(owners)
     first = everything["cases"][0]
     assert first["next_action"] is None or first["next_action"]["on"] >= everything["as_of"]
+    # Priority order: the cases with an action planned first, then the largest overdue.
+    order = [
+        (c["next_action"] is None, -Decimal(c["overdue"].replace(",", "")))
+        for c in everything["cases"]
+    ]
+    assert order == sorted(order)
+    assert any(c["next_action"] is not None for c in everything["cases"])
     assert client.get("/api/v1/queue", headers=_login(client, "analyst")).status_code == 200
 
 

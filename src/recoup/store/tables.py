@@ -298,6 +298,14 @@ cases = Table(
         postgresql_where=text("status = 'open'"),
         sqlite_where=text("status = 'open'"),
     ),
+    # A collector's or an agency's queue: their open cases.
+    Index(
+        "ix_cases_open_owner",
+        "owner",
+        "owner_kind",
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
 )
 
 case_events = Table(
