@@ -44,7 +44,9 @@ def _staff(engine: object, collectors: int) -> None:
     no owner and a collector's queue would not be a collector's day. Unless the last closed
     day's allocation already used it, that allocation is run again with ``collectors``
     synthetic collectors and six agencies (the allocation benchmark's operation, with
-    first-allocation capacities), as a bank working a book of this size staffs it."""
+    first-allocation capacities, every collector on the rota that day), as a bank working a
+    book of this size staffs it."""
+    import dataclasses
     import json
 
     import sqlalchemy as sa
@@ -57,7 +59,22 @@ def _staff(engine: object, collectors: int) -> None:
     from tests.allocation_cases import synthetic_teams
 
     assert isinstance(engine, sa.Engine)
-    config = synthetic_teams(collectors, 6, initial_load=True)
+    synthetic = synthetic_teams(collectors, 6, initial_load=True)
+    # The store's products by their simulated names, and a rota that covers every day of the
+    # week: the queue is measured on the day the store was closed, whatever day that is.
+    products = {"card": "card-fenqi", "cash": "cash-loan", "reno": "reno-loan"}
+    config = dataclasses.replace(
+        synthetic,
+        collectors=tuple(
+            dataclasses.replace(
+                c,
+                products=None if c.products is None else frozenset(products[p] for p in c.products),
+                working_days=frozenset(range(7)),
+            )
+            for c in synthetic.collectors
+        ),
+        digest=f"bench-workbench-{collectors}-{synthetic.digest}",
+    )
     r = t.collection_runs
     with engine.connect() as conn:
         as_of = last_closed_day(conn)

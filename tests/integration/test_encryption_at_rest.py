@@ -265,3 +265,44 @@ def test_migration__an_empty_store_upgrades_and_downgrades(store: sa.Engine) -> 
     upgrade_schema(store)
     with store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.borrowers)).scalar() == 0
+
+
+def test_bulk__a_small_read_gives_the_frame_the_bulk_read_gives(
+    book: sa.Engine,  # noqa: F811
+) -> None:
+    """``few=True`` skips PostgreSQL's COPY for an ordinary query: the same rows, types,
+    nulls and decrypted personal columns."""
+    i, cp, ca = t.installments, t.contact_points, t.contact_attempts
+    reads = [
+        (
+            sa.select(i.c.plan_key, i.c.period, i.c.due_date, i.c.penalty_cents, i.c.settled)
+            .order_by(i.c.plan_key, i.c.period)
+            .limit(50),
+            {
+                "plan_key": pl.Int64,
+                "period": pl.Int32,
+                "due_date": pl.Date,
+                "penalty_cents": pl.Int64,
+                "settled": pl.Int32,
+            },
+        ),
+        (
+            sa.select(cp.c.borrower_key, cp.c.value, cp.c.status).order_by(cp.c.contact_point_key),
+            {"borrower_key": pl.Int64, "value": pl.String, "status": pl.String},
+        ),
+        (
+            sa.select(ca.c.attempt_key, ca.c.at, ca.c.note).order_by(ca.c.attempt_key),
+            {"attempt_key": pl.Int64, "at": pl.Datetime("us", "UTC"), "note": pl.String},
+        ),
+    ]
+    heights = []
+    with book.connect() as conn:
+        for query, schema in reads:
+            bulk = read_frame(conn, query, schema)
+            few = read_frame(conn, query, schema, few=True)
+            assert few.schema == bulk.schema
+            assert few.equals(bulk)
+            heights.append(few.height)
+        values = read_frame(conn, reads[1][0], reads[1][1], few=True)["value"].to_list()
+    assert heights[0] > 0 and heights[1] > 0
+    assert PHONE in values and not any(v.startswith("enc2:") for v in values)

@@ -29,7 +29,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise CommandRefused(str(exc)) from None
     configured = bool(os.environ.get("RECOUP_DATABASE_URL"))
-    engine = open_store()
+    from recoup.web.app import SERVER_CONNECTIONS
+
+    engine = open_store(connections=SERVER_CONNECTIONS)
     from recoup.close import last_closed_day
 
     with engine.connect() as conn:

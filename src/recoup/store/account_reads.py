@@ -48,13 +48,20 @@ def load_account(conn: sa.Connection, account_id: str) -> StoredAccount:
         raise UnknownAccount(f"no account {account_id!r}")
     key, currency = int(row[0]), str(row[1])
     installments = read_frame(
-        conn, installments_query([t.installments.c.account_key == key]), INSTALLMENT_SCHEMA
+        conn,
+        installments_query([t.installments.c.account_key == key]),
+        INSTALLMENT_SCHEMA,
+        few=True,
     )
-    payments = read_frame(conn, payments_query([t.payments.c.account_key == key]), PAYMENT_SCHEMA)
+    payments = read_frame(
+        conn, payments_query([t.payments.c.account_key == key]), PAYMENT_SCHEMA, few=True
+    )
     adjustments = read_frame(
-        conn, adjustments_query([t.adjustments.c.account_key == key]), ADJUSTMENT_SCHEMA
+        conn, adjustments_query([t.adjustments.c.account_key == key]), ADJUSTMENT_SCHEMA, few=True
     )
-    reaging = read_frame(conn, reaging_query([t.arrangements.c.account_key == key]), REAGING_SCHEMA)
+    reaging = read_frame(
+        conn, reaging_query([t.arrangements.c.account_key == key]), REAGING_SCHEMA, few=True
+    )
     return StoredAccount(key, account_id, currency, installments, payments, adjustments, reaging)
 
 
@@ -77,6 +84,7 @@ def load_moves(conn: sa.Connection, account_id: str) -> pl.DataFrame:
             "dpd": pl.Int32,
             "run_id": pl.Int64,
         },
+        few=True,
     )
 
 
@@ -97,6 +105,7 @@ def stored_account_view(conn: sa.Connection, account_id: str, as_of: date) -> Ac
             with_settled=True,
         ),
         INSTALLMENT_SCHEMA | {"settled": pl.Int32},
+        few=True,
     ).with_columns(pl.col("settled").cast(pl.Boolean))
     due = rows.filter(pl.col("due_date") <= as_of)
 

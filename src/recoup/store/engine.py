@@ -27,7 +27,11 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, connections: int | None = None) -> Engine:
+    """An engine on ``url``. ``connections`` sizes a server's pool: as many kept open, as
+    many more opened for a burst (SQLAlchemy's default keeps 5 and closes every connection
+    beyond 15, so a web process with dozens of requests in flight opened and closed a
+    PostgreSQL connection for most of them)."""
     if url.startswith("sqlite"):
         engine = create_engine(url)
 
@@ -41,6 +45,8 @@ def create_store_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if connections is not None:
+        return create_engine(url, pool_size=connections, max_overflow=connections)
     return create_engine(url)
 
 
@@ -53,9 +59,10 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_store(url: str | None = None) -> Engine:
-    """Open the database named by ``url`` (or the environment), creating the schema if needed."""
-    engine = create_store_engine(database_url(url))
+def open_store(url: str | None = None, connections: int | None = None) -> Engine:
+    """Open the database named by ``url`` (or the environment), creating the schema if needed;
+    ``connections`` sizes the pool of a server (see :func:`create_store_engine`)."""
+    engine = create_store_engine(database_url(url), connections)
     upgrade_schema(engine)
     return engine
 

@@ -34,6 +34,10 @@ from recoup.web.settings import Settings
 
 LOG = logging.getLogger("recoup.web")
 
+#: Database connections a server process keeps (and as many more in a burst): about one per
+#: request in flight, which AnyIO's thread pool bounds at 40 per process.
+SERVER_CONNECTIONS = 20
+
 #: HTTP status -> the stable error code of the JSON body.
 ERROR_CODES = {
     400: "invalid_request",

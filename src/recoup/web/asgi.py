@@ -9,11 +9,11 @@ import logging
 from fastapi import FastAPI
 
 from recoup.store.engine import open_store
-from recoup.web.app import create_app
+from recoup.web.app import SERVER_CONNECTIONS, create_app
 from recoup.web.settings import settings_from_env
 
 
 def create() -> FastAPI:
     settings = settings_from_env()
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
-    return create_app(open_store(), settings)
+    return create_app(open_store(connections=SERVER_CONNECTIONS), settings)

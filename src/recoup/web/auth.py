@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from recoup.web.app import ApiError, engine_of
 from recoup.web.security import Permission, allowed, same_secret
@@ -31,13 +33,19 @@ def _token_of(request: Request) -> tuple[str, str] | None:
     return None
 
 
+def _resolve(engine: Engine, token: str) -> Session | None:
+    with engine.connect() as conn:
+        return resolve_token(conn, token, datetime.now(UTC))
+
+
 async def current_session(request: Request) -> Session:
     found = _token_of(request)
     if found is None:
         raise ApiError(401, "unauthorised", "log in first: no bearer token or session cookie")
     token, kind = found
-    with engine_of(request).begin() as conn:
-        session = resolve_token(conn, token, datetime.now(UTC))
+    # A blocking database read: in the thread pool, not on the event loop every other
+    # request of the process is waiting on.
+    session = await run_in_threadpool(_resolve, engine_of(request), token)
     if session is None or session.kind != kind:
         raise ApiError(401, "unauthorised", "the token or session is unknown, expired or revoked")
     if kind == "session" and request.method not in SAFE_METHODS:
