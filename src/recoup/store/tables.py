@@ -467,6 +467,7 @@ contact_decisions = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False),
     Column("retain_until", Date, nullable=True),
     Index("ix_contact_decisions_account", "account_key", "contact_at"),
+    Index("ix_contact_decisions_decided", "decided_at"),  # today's refusals, for /metrics
 )
 
 # Attempts and their outcomes (催记): the history the attempt caps count.

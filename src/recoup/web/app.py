@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 
 from recoup.store.crypto import set_data_key
 from recoup.web.settings import Settings
+from recoup.web.store_metrics import StoreCollector
 
 LOG = logging.getLogger("recoup.web")
 
@@ -67,8 +68,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 class Metrics:
     """The application's Prometheus metrics, in a registry of its own (tests make many apps)."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.registry = CollectorRegistry()
+        # The batch's step durations and the day's contacts sent and blocked, from the store.
+        self.registry.register(StoreCollector(engine))
         self.latency = Histogram(
             "recoup_http_request_seconds",
             "HTTP request latency",
@@ -98,7 +101,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.settings = settings
     set_data_key(settings.data_key)  # personal data at rest (recoup.store.crypto)
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(engine)
 
     @app.middleware("http")
     async def request_context(
