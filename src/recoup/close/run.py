@@ -387,6 +387,9 @@ def _dirty_accounts(
     return sa.union(*selects)  # type: ignore[return-value]
 
 
+#: The column of the accounts whose installments not yet due were not read (see _open_book).
+_BEYOND = frozenset({"principal_beyond_cents"})
+
 _ANY_KEY = 2**62  # an upper bound above every key: no rows are held back
 
 
@@ -432,28 +435,44 @@ def _open_book(
     i, p, pay = t.installments, t.plans, t.payments
     max_payment_key = conn.execute(sa.select(sa.func.max(pay.c.payment_key))).scalar() or 0
     max_plan_key = conn.execute(sa.select(sa.func.max(p.c.plan_key))).scalar() or 0
+    open_rows = [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
     if last_closed is None:
         keys = sa.select(t.accounts.c.account_key)
         scope: list[sa.ColumnElement[bool]] = []
         installment_scope: list[sa.ColumnElement[bool]] = []
+        beyond_scope: list[sa.ColumnElement[bool]] | None = None
     else:
         in_play = _in_play(last_closed, through, max_plan_key).subquery()
         keys = sa.select(in_play.c.account_key)
         scope = [t.accounts.c.account_key.in_(keys)]
-        installment_scope = [i.c.account_key.in_(keys)]
+        # Installments falling due after `through` cannot change before it (no charge, no
+        # payment reaches them), so they are not read: only their unpaid principal, summed
+        # by the database, which the accounts' outstanding principal includes. Accounts with
+        # an adjustment in the days closed or a re-ageing plan read them all (a settlement
+        # pays every installment; a re-age waits on installments not yet due).
+        whole = _whole_ledger_accounts(last_closed, through)
+        installment_scope = [
+            i.c.account_key.in_(keys),
+            sa.or_(
+                i.c.due_date <= through,
+                i.c.account_key.in_(whole),
+                p.c.start_date > last_closed,
+            ),
+        ]
+        # Only plans started before the first day closed: a plan starting within the days
+        # closed is part of the account from its start only, so it is read whole.
+        beyond_scope = [
+            i.c.account_key.in_(keys),
+            i.c.due_date > through,
+            i.c.account_key.not_in(whole),
+            p.c.start_date <= last_closed,
+        ]
     accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
     accounts = _with_tolerance(conn, catalog, accounts, max_plan_key, keys)
+    if beyond_scope is not None:
+        accounts = _with_principal_beyond(conn, accounts, [*open_rows, *beyond_scope])
     installments = read_frame(
-        conn,
-        installments_query(
-            [
-                i.c.settled == 0,
-                p.c.start_date <= through,
-                p.c.plan_key <= max_plan_key,
-                *installment_scope,
-            ]
-        ),
-        INSTALLMENT_SCHEMA,
+        conn, installments_query([*open_rows, *installment_scope]), INSTALLMENT_SCHEMA
     )
     payments = read_frame(
         conn,
@@ -480,6 +499,38 @@ def _open_book(
         int(max_payment_key),
         int(max_plan_key),
         adjustments,
+    )
+
+
+def _whole_ledger_accounts(last_closed: date, through: date) -> sa.Select[tuple[int]]:
+    """Accounts whose installments not yet due matter in the days after ``last_closed``
+    through ``through``: an adjustment in those days, or a plan that re-ages them."""
+    adj, ar = t.adjustments, t.arrangements
+    return sa.union(
+        sa.select(adj.c.account_key).where(
+            adj.c.effective_on > last_closed, adj.c.effective_on <= through
+        ),
+        sa.select(ar.c.account_key).where(ar.c.kind == "plan", ar.c.aged_from.is_not(None)),
+    )  # type: ignore[return-value]
+
+
+def _with_principal_beyond(
+    conn: Connection, accounts: pl.DataFrame, where: list[sa.ColumnElement[bool]]
+) -> pl.DataFrame:
+    """The accounts with ``principal_beyond_cents``: the unpaid principal of their open
+    installments that ``where`` selects (those not read), summed in the database."""
+    i, p = t.installments, t.plans
+    unpaid = i.c.principal_cents - i.c.paid_principal_cents - i.c.adjusted_principal_cents
+    beyond = read_frame(
+        conn,
+        sa.select(i.c.account_key, sa.func.sum(unpaid))
+        .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
+        .where(*where)
+        .group_by(i.c.account_key),
+        {"account_key": pl.Int64, "principal_beyond_cents": pl.Int64},
+    )
+    return accounts.join(beyond, on="account_key", how="left").with_columns(
+        pl.col("principal_beyond_cents").fill_null(0)
     )
 
 
@@ -580,6 +631,11 @@ def _close_window(
         if dirty_keys.len()
         else book.accounts.clear()
     )
+    if "principal_beyond_cents" in book.accounts.columns and dirty_keys.len():
+        # A replayed account reads all its installments: none is left beyond.
+        dirty_accounts = dirty_accounts.with_columns(
+            pl.lit(0, pl.Int64).alias("principal_beyond_cents")
+        )
     accounts = pl.concat([clean_accounts, dirty_accounts])
     reaging = read_frame(conn, reaging_query([]), REAGING_SCHEMA)
 
@@ -611,6 +667,7 @@ def _close_window(
                             pl.lit(window_start - timedelta(days=1)).alias("start"),
                             "credit_balance_cents",
                             "tolerance_cents",
+                            *_BEYOND.intersection(clean_accounts.columns),
                         )
                     ),
                     effective_payments(clean_payments, window_end),
@@ -766,6 +823,15 @@ def _carry_forward(
         book.accounts = pl.concat(
             [book.accounts, recomputed.join(book.accounts, on="account_key", how="anti")]
         ).update(new_state, on="account_key", how="left")
+        if "principal_beyond_cents" in book.accounts.columns and recomputed.height:
+            # A replay read all of an account's installments: the book now holds them all.
+            replayed = pl.col("account_key").is_in(recomputed["account_key"].implode())
+            book.accounts = book.accounts.with_columns(
+                pl.when(replayed)
+                .then(0)
+                .otherwise(pl.col("principal_beyond_cents"))
+                .alias("principal_beyond_cents")
+            )
 
 
 def _month_ends(first: date, last: date) -> list[date]:

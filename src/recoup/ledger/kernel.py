@@ -324,6 +324,13 @@ class _Ledger:
         self.penalty_through = np.full_like(self.due, -1)
 
         self.tolerance = accounts["tolerance_cents"].to_numpy().astype(np.int64)
+        # Unpaid principal of installments the caller left out because they fall due after
+        # the run's last day: nothing can happen to them in the run, but they are owed.
+        self.principal_beyond = (
+            accounts["principal_beyond_cents"].to_numpy().astype(np.int64)
+            if "principal_beyond_cents" in accounts.columns
+            else np.zeros_like(self.tolerance)
+        )
         self.credit = accounts["credit_balance_cents"].to_numpy().astype(np.int64).copy()
         self.start = accounts["start"].cast(pl.Int32).to_numpy().astype(np.int64)
         # Re-ageing after a plan's first payments ("Re-ageing" in docs/ledger-rules.md): the
@@ -409,7 +416,8 @@ class _Ledger:
             "overdue_total": total,
             "origin": origin,
             "dpd": dpd.astype(np.int64),
-            "outstanding_principal": _group_sums(unpaid_principal, lengths),
+            "outstanding_principal": _group_sums(unpaid_principal, lengths)
+            + self.principal_beyond[accounts],
         }
 
     # ----------------------------------------------------------------- step 0
@@ -588,7 +596,11 @@ def run_rules(
             describes), ``credit_balance_cents`` at that point and ``tolerance_cents`` (see
             :func:`account_tolerance`); optionally ``aged_from`` (Date), ``re_age_plan_key``
             and ``re_age_through`` (Date) for accounts whose plan re-ages them only after
-            its first payments.
+            its first payments; optionally ``principal_beyond_cents``, the unpaid principal
+            of installments left out of ``installments`` because they fall due after
+            ``through`` (no rule touches them before then; they count in the outstanding
+            principal). An account with adjustments or a re-ageing plan in the run must be
+            given all its installments.
         payments: ``account_key, paid_on, amount_cents`` of payments that count (see
             :func:`effective_payments`); those outside each account's (start, through] are
             ignored.
