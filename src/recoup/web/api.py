@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from recoup.money import format_cents
 from recoup.store import tables as t
@@ -85,6 +85,128 @@ def me(user: CurrentUser) -> MeOut:
 
 # --------------------------------------------------------------------------- accounts
 
+# The account, reveal and queue answers are a stable interface (the workbench's pages and
+# other systems read them): these models describe the JSON they have always given, field for
+# field. The account's first fields are :meth:`recoup.ledger.account_view.AccountView.to_json`
+# (as ``recoup account show ID --json``). The functions return plain dicts, which the pages
+# (recoup.web.pages) render too; FastAPI validates the dict against ``response_model`` once,
+# in pydantic-core, and writes the JSON from it (no Python object per row). A key the model
+# does not know is refused, not dropped: a field added to an answer without its model fails
+# the tests instead of silently vanishing from the interface.
+
+#: An amount in an answer: currency units as text, as :func:`recoup.money.format_cents` gives.
+Money = Annotated[
+    str,
+    Field(
+        pattern=r"^-?[0-9]+\.[0-9]{2}$",
+        description="currency units as text with two decimals, e.g. `1200.00`",
+    ),
+]
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OverdueOut(_Answer):
+    principal: Money
+    fee: Money
+    late_fee: Money
+    penalty_interest: Money
+    total: Money = Field(description="the whole amount overdue, as the close stored it")
+
+
+class ScheduleRowOut(_Answer):
+    period: int
+    plan_id: str
+    due_date: date
+    principal: Money
+    fee: Money
+    late_fee: Money
+    penalty_interest: Money
+    paid: Money = Field(description="paid on the installment, every component")
+    adjusted: Money = Field(description="taken off by adjustments (waivers, discounts)")
+    status: str = Field(description="paid, scheduled, due or overdue")
+
+
+class ContactPointOut(_Answer):
+    kind: str = Field(description="phone, email or address")
+    value: str = Field(description="masked unless revealed")
+    masked: bool
+    party: str = Field(description="self, guarantor or third_party")
+    status: str = Field(description="unverified, verified, wrong_number, disconnected, opted_out")
+
+
+class BorrowerOut(_Answer):
+    borrower_id: str
+    name: str
+    region: str | None
+    timezone: str | None
+    holds: list[str] = Field(description="the borrower's flags in force (dispute, ...)")
+    contact_points: list[ContactPointOut] = Field(description="masked")
+
+
+class BucketMoveOut(_Answer):
+    moved_on: date
+    from_: str = Field(alias="from", description="the bucket it left")
+    to: str
+    dpd: int
+
+
+class AccountCaseOut(_Answer):
+    case_key: int
+    opened_on: date
+    segment: str | None
+    path: str | None = Field(description="the treatment path in force (an event's, if any)")
+    owner: str | None = Field(description="the collector's or agency's id; null: unallocated")
+    owner_kind: str | None = Field(description="collector or agency")
+    team: str | None
+
+
+class AccountPromiseOut(_Answer):
+    promise_key: int
+    made_on: date
+    promised_for: date
+    amount: Money
+    paid: Money
+    status: str = Field(description="open, kept, partly_kept or broken")
+    made_by: str | None
+
+
+class AccountArrangementOut(_Answer):
+    arrangement: str = Field(description="`A` and the arrangement's key, e.g. `A12`")
+    kind: str = Field(description="waiver, settlement or plan")
+    status: str
+    effective_on: date
+    amount: Money = Field(description="to pay (settlement, plan) or waived")
+
+
+class AccountOut(_Answer):
+    account_id: str
+    currency: str
+    as_of: date = Field(description="the last closed day")
+    dpd: int
+    bucket: str
+    overdue: OverdueOut
+    outstanding_principal: Money
+    credit_balance: Money
+    next_due_date: date | None = Field(
+        description="the first due date after `as_of` of an unsettled installment, if any"
+    )
+    installments: list[ScheduleRowOut] = Field(
+        description="the schedules of the plans started by `as_of`, by due date"
+    )
+    borrower: BorrowerOut
+    moves: list[BucketMoveOut] = Field(description="bucket moves, oldest first")
+    case: AccountCaseOut | None = Field(description="the open case, if any")
+    promises: list[AccountPromiseOut]
+    arrangements: list[AccountArrangementOut]
+
+
+class RevealOut(_Answer):
+    account_id: str
+    contact_points: list[ContactPointOut] = Field(description="unmasked")
+
 
 def _last_closed(conn: sa.Connection) -> date:
     from recoup.close import last_closed_day
@@ -115,7 +237,7 @@ def _contact_points(conn: sa.Connection, account_key: int, reveal: bool) -> list
     ]
 
 
-@router.get("/accounts/{account_id}", tags=["accounts"])
+@router.get("/accounts/{account_id}", response_model=AccountOut, tags=["accounts"])
 def account(account_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
     """The account as of the last closed day: state, schedule (paid and adjusted per
     installment), bucket moves, borrower with masked contact points and holds, its open case,
@@ -209,7 +331,7 @@ def account(account_id: str, request: Request, user: CurrentUser) -> dict[str, A
     return document
 
 
-@router.post("/accounts/{account_id}/reveal", tags=["accounts"])
+@router.post("/accounts/{account_id}/reveal", response_model=RevealOut, tags=["accounts"])
 def reveal(
     account_id: str,
     request: Request,
@@ -233,7 +355,32 @@ def reveal(
 # --------------------------------------------------------------------------- queue
 
 
-@router.get("/queue", tags=["cases"])
+class QueueActionOut(_Answer):
+    on: date
+    step: str
+    channel: str
+
+
+class QueueCaseOut(_Answer):
+    case_key: int
+    account_id: str
+    bucket: str = Field(description="the account's bucket at the last close")
+    dpd: int
+    overdue: Money
+    owner: str | None = Field(description="the collector's or agency's id; null: unallocated")
+    segment: str | None
+    path: str | None
+    next_action: QueueActionOut | None = Field(
+        description="the first action planned from the last closed day on, if any"
+    )
+
+
+class QueueOut(_Answer):
+    as_of: date = Field(description="the last closed day")
+    cases: list[QueueCaseOut] = Field(description="in priority order")
+
+
+@router.get("/queue", response_model=QueueOut, tags=["cases"])
 def queue(
     request: Request,
     user: CurrentUser,
