@@ -190,6 +190,8 @@ def test_strategy_results__reports_each_arm_of_the_shipped_test(tmp_path: Path) 
     assert sum(arm["cases"] for arm in arms.values()) > 0
     for arm in arms.values():
         assert arm["cases"] == 0 or 0 <= arm["cure_interval"]["low"] <= arm["cure_rate"]
+        # No complaint was recorded: zero, not unknown.
+        assert arm["cases"] == 0 or arm["complaints"] == 0
 
     unknown = recoup("strategy", "results", "no-such-test", cwd=tmp_path)
     assert unknown.returncode == 2 and "m1-call-timing" in unknown.stderr

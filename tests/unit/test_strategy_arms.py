@@ -18,6 +18,8 @@ from recoup.strategy import (
     assign_arms,
     compare_arms,
     difference_interval,
+    poisson_interval,
+    rate_difference_interval,
     wilson_interval,
 )
 from recoup.strategy.arms import arm_for_slot
@@ -156,7 +158,16 @@ def test_arms__results_per_arm_with_money_in_cents() -> None:
     assert champion.recovered_mean_interval.high_cents == round(750.25 + half)
     assert (champion.cost_cents, champion.cost_per_case_cents, champion.contacts) == (400, 100, 10)
     assert champion.complaints == 1
+    # Known for two of the four cases: the rate is per case whose count is known.
+    assert (champion.complaints_known_cases, champion.complaints_per_1000_cases) == (2, 500.0)
+    rate = poisson_interval(1, 2)
+    assert champion.complaints_interval is not None
+    assert (champion.complaints_interval.low, champion.complaints_interval.high) == (
+        pytest.approx(1000 * rate.low),
+        pytest.approx(1000 * rate.high),
+    )
     assert challenger.complaints is None  # unknown for every case of the arm
+    assert (challenger.complaints_per_1000_cases, challenger.complaints_interval) == (None, None)
     assert challenger.recovered_mean_interval is not None
     assert (
         challenger.recovered_mean_interval.low_cents,
@@ -170,6 +181,9 @@ def test_arms__results_per_arm_with_money_in_cents() -> None:
     assert versus.cure_rate_interval == difference_interval((2, 4), (2, 2))
     assert versus.recovered_mean_difference_cents == -250  # 500 - 750.25
     assert idle_versus.cure_rate_difference is None and not idle_versus.cure_rate_significant
+    # The challenger's complaints are unknown, so there is nothing to compare.
+    assert versus.complaints_difference_per_1000 is None
+    assert versus.complaints_difference_interval is None and not versus.complaints_significant
 
 
 def test_arms__a_large_difference_is_significant_and_a_small_one_is_not() -> None:
@@ -187,6 +201,53 @@ def test_arms__a_large_difference_is_significant_and_a_small_one_is_not() -> Non
 
     assert compare_arms(outcomes(300, 360, 1000), TEST).comparisons[0].cure_rate_significant
     assert not compare_arms(outcomes(300, 310, 1000), TEST).comparisons[0].cure_rate_significant
+
+
+def test_arms__the_poisson_score_interval_solves_its_defining_equation() -> None:
+    z = 1.959964
+    for events, exposure in ((0, 10), (1, 2), (3, 1000), (40, 2000)):
+        interval = poisson_interval(events, exposure)
+        for rate in (interval.low, interval.high):
+            if rate > 0:  # (events - rate * exposure) ** 2 == z ** 2 * rate * exposure
+                assert (events - rate * exposure) ** 2 == pytest.approx(
+                    z * z * rate * exposure, rel=1e-6
+                )
+        assert interval.low <= events / exposure <= interval.high
+    assert poisson_interval(0, 10).low == 0.0  # exactly, not rounding dust
+    with pytest.raises(ValueError, match="positive exposure"):
+        poisson_interval(1, 0)
+
+
+def test_arms__complaints_are_compared_per_1000_cases_with_an_interval() -> None:
+    def outcomes(champion_complaints: int, challenger_complaints: int, n: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "arm": ["champion"] * n + ["challenger"] * n,
+                "cured": [False] * (2 * n),
+                "recovered_cents": [0] * (2 * n),
+                "action_cost_cents": [0] * (2 * n),
+                "contacts": [3] * (2 * n),
+                "complaints": [int(i < champion_complaints) for i in range(n)]
+                + [int(i < challenger_complaints) for i in range(n)],
+            }
+        )
+
+    results = compare_arms(outcomes(2, 12, 1000), TEST)
+    champion, challenger = results.arms
+    assert (champion.complaints, champion.complaints_per_1000_cases) == (2, 2.0)
+    assert (challenger.complaints, challenger.complaints_per_1000_cases) == (12, 12.0)
+    [versus] = results.comparisons
+    assert versus.complaints_difference_per_1000 == pytest.approx(10.0)
+    expected = rate_difference_interval((2, 1000), (12, 1000))
+    assert versus.complaints_difference_interval is not None
+    assert versus.complaints_difference_interval.low == pytest.approx(1000 * expected.low)
+    assert versus.complaints_significant  # six times the champion's complaints
+    assert not compare_arms(outcomes(2, 4, 1000), TEST).comparisons[0].complaints_significant
+    # None received by either arm: zero each, a difference of zero, not significant.
+    quiet = compare_arms(outcomes(0, 0, 1000), TEST)
+    assert [arm.complaints for arm in quiet.arms] == [0, 0]
+    assert quiet.comparisons[0].complaints_difference_per_1000 == 0.0
+    assert not quiet.comparisons[0].complaints_significant
 
 
 def test_arms__outcomes_naming_an_unknown_arm_are_refused() -> None:

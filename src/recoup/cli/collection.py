@@ -20,7 +20,7 @@ from recoup.money import format_cents, parse_cents
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from recoup.strategy import ChallengerResults, Strategy
+    from recoup.strategy import ArmResult, ChallengerResults, Strategy
 
 
 #: The values of :class:`recoup.cases.PromiseChannel` (not imported: the parser stays light).
@@ -248,7 +248,7 @@ def cmd_strategy_results(args: argparse.Namespace) -> int:
             f"  {arm.arm:<12} {arm.cases:>8,} cases  cured {arm.cure_rate:6.1%} "
             f"[{arm.cure_interval.low:.1%}, {arm.cure_interval.high:.1%}]  "
             f"recovered {format_cents(arm.recovered_cents)}  cost {format_cents(arm.cost_cents)}  "
-            f"contacts {arm.contacts:,}"
+            f"contacts {arm.contacts:,}  complaints {_arm_complaints(arm)}"
         )
     for comparison in results.comparisons:
         if comparison.cure_rate_difference is None or comparison.cure_rate_interval is None:
@@ -260,7 +260,23 @@ def cmd_strategy_results(args: argparse.Namespace) -> int:
             f"{comparison.cure_rate_interval.high:+.1%}] ({verdict} at "
             f"{results.confidence:.0%})"
         )
+        difference = comparison.complaints_difference_per_1000
+        interval = comparison.complaints_difference_interval
+        if difference is not None and interval is not None:
+            verdict = "significant" if comparison.complaints_significant else "not significant"
+            print(
+                f"  {comparison.arm} vs {comparison.champion}: complaints per 1,000 cases "
+                f"{difference:+.1f} [{interval.low:+.1f}, {interval.high:+.1f}] ({verdict} at "
+                f"{results.confidence:.0%})"
+            )
     return 0
+
+
+def _arm_complaints(arm: ArmResult) -> str:
+    """An arm's complaints and their rate, or 'unknown' when no case's count is known."""
+    if arm.complaints is None or arm.complaints_per_1000_cases is None:
+        return "unknown"
+    return f"{arm.complaints:,} ({arm.complaints_per_1000_cases:.1f} per 1,000 cases)"
 
 
 def _results_json(results: ChallengerResults) -> dict[str, Any]:

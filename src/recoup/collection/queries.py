@@ -103,8 +103,14 @@ def trace_account(conn: Connection, strategy: Strategy, account_id: str) -> Trac
 def test_outcomes(conn: Connection, test_id: str, as_of: date) -> pl.DataFrame:
     """One row per case that had an action under ``test_id``: its arm, whether it was cured
     (closed cured or paid off), what was paid on the account from the test's first action
-    through the case's close (or ``as_of``), the actions' assumed cost and their number."""
-    ac, c, pay = t.actions, t.cases, t.payments
+    through the case's close (or ``as_of``), the actions' assumed cost and their number, and
+    the complaints received on the case in the same window (UTC days, as the complaint
+    service keeps them).
+
+    A case with no complaint counts 0, not unknown: the store records every complaint
+    (:mod:`recoup.contact.complaints`: the command line, the API and the lab all write
+    there), so an empty ``complaints`` table means none was received."""
+    ac, c, pay, co = t.actions, t.cases, t.payments, t.complaints
     actions = read_frame(
         conn,
         sa.select(ac.c.case_key, ac.c.account_key, ac.c.arm, ac.c.channel, ac.c.planned_for).where(
@@ -127,6 +133,7 @@ def test_outcomes(conn: Connection, test_id: str, as_of: date) -> pl.DataFrame:
                 "recovered_cents": pl.Int64,
                 "action_cost_cents": pl.Int64,
                 "contacts": pl.Int64,
+                "complaints": pl.Int64,
             }
         )
     cost = pl.col("channel").replace_strict(CHANNEL_COST_CENTS, default=0, return_dtype=pl.Int64)
@@ -137,11 +144,10 @@ def test_outcomes(conn: Connection, test_id: str, as_of: date) -> pl.DataFrame:
         cost.sum().alias("action_cost_cents"),
         pl.len().cast(pl.Int64).alias("contacts"),
     )
+    in_test = sa.select(ac.c.case_key).where(ac.c.test_id == test_id)
     cases = read_frame(
         conn,
-        sa.select(c.c.case_key, c.c.closed_on, c.c.closed_because).where(
-            c.c.case_key.in_(sa.select(ac.c.case_key).where(ac.c.test_id == test_id))
-        ),
+        sa.select(c.c.case_key, c.c.closed_on, c.c.closed_because).where(c.c.case_key.in_(in_test)),
         {"case_key": pl.Int64, "closed_on": pl.Date, "closed_because": pl.String},
     )
     payments = read_frame(
@@ -153,6 +159,11 @@ def test_outcomes(conn: Connection, test_id: str, as_of: date) -> pl.DataFrame:
         ),
         {"account_key": pl.Int64, "paid_on": pl.Date, "amount_cents": pl.Int64},
     )
+    complaints = read_frame(
+        conn,
+        sa.select(co.c.case_key, co.c.received_at).where(co.c.case_key.in_(in_test)),
+        {"case_key": pl.Int64, "received_at": pl.Datetime("us", "UTC")},
+    )
     window = per_case.join(cases, on="case_key", how="left").with_columns(
         pl.coalesce("closed_on", pl.lit(as_of)).alias("to_day")
     )
@@ -163,8 +174,16 @@ def test_outcomes(conn: Connection, test_id: str, as_of: date) -> pl.DataFrame:
         .group_by("case_key")
         .agg(pl.col("amount_cents").sum().alias("recovered_cents"))
     )
+    received = (
+        window.select("case_key", "from_day", "to_day")
+        .join(complaints, on="case_key")
+        .filter(pl.col("received_at").dt.date().is_between(pl.col("from_day"), pl.col("to_day")))
+        .group_by("case_key")
+        .agg(pl.len().cast(pl.Int64).alias("complaints"))
+    )
     return (
         window.join(recovered, on="case_key", how="left")
+        .join(received, on="case_key", how="left")
         .select(
             "case_key",
             "arm",
@@ -172,6 +191,7 @@ def test_outcomes(conn: Connection, test_id: str, as_of: date) -> pl.DataFrame:
             pl.col("recovered_cents").fill_null(0),
             "action_cost_cents",
             "contacts",
+            pl.col("complaints").fill_null(0),
         )
         .sort("case_key")
     )

@@ -23,6 +23,8 @@ from recoup.strategy.arms import (
     assign_arms,
     compare_arms,
     difference_interval,
+    poisson_interval,
+    rate_difference_interval,
     wilson_interval,
 )
 from recoup.strategy.evaluate import (
@@ -133,6 +135,8 @@ __all__ = [
     "load_strategy",
     "parse_strategy",
     "plan_actions",
+    "poisson_interval",
+    "rate_difference_interval",
     "run_strategy",
     "segment_expression",
     "validate_strategy",

@@ -10,10 +10,22 @@ are not stable enough for that.
 
 **Results.** Per arm: cases, cure rate with a 95% Wilson score interval, amount recovered
 (total, and mean per case with a normal-approximation interval), cost of actions, contacts,
-complaints. Each challenger is compared with the champion (the first arm): the difference
-of cure rates with Newcombe's hybrid score interval (Newcombe 1998, method 10, built from
-the two Wilson intervals), and the difference of mean recovery with a Welch normal interval.
+complaints, and complaints per 1,000 cases with a score interval of a Poisson rate. Each
+challenger is compared with the champion (the first arm): the difference of cure rates with
+Newcombe's hybrid score interval (Newcombe 1998, method 10, built from the two Wilson
+intervals), the difference of mean recovery with a Welch normal interval, and the difference
+of complaints per 1,000 cases with the same construction on the two Poisson score intervals
+(the method of variance estimates recovery, Zou & Donner 2008; Li, Tang & Wong 2011).
 Amounts stay whole cents; means and interval ends are rounded half up to the cent.
+
+Complaints are counted per case, not per contact: the case is what the hash randomises, so
+per case the arms compare like with like, whereas a challenger that contacts more would
+change the denominator of a per-contact rate. A borrower who complains twice counts twice,
+which the Poisson model takes as two independent events: with complaints this rare, repeats
+by one borrower are few, but where they are not the interval is somewhat too narrow. The
+rate's denominator is the cases whose complaint count is known (``complaints_known_cases``);
+an arm none of whose cases has a known count has no complaint figures, and neither has its
+comparison.
 """
 
 from __future__ import annotations
@@ -128,6 +140,11 @@ class ArmResult:
     contacts: int
     #: None when no case of the arm has a known complaint count.
     complaints: int | None
+    #: The cases whose complaint count is known: the denominator of the complaint rate.
+    complaints_known_cases: int
+    #: Complaints per 1,000 of those cases, and its score interval (None with ``complaints``).
+    complaints_per_1000_cases: float | None
+    complaints_interval: Interval | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +157,21 @@ class ArmComparison:
     cure_rate_interval: Interval | None
     recovered_mean_difference_cents: int | None
     recovered_mean_difference_interval: CentsInterval | None
+    #: Complaints per 1,000 cases, challenger minus champion; None unless both arms have
+    #: cases with a known complaint count.
+    complaints_difference_per_1000: float | None
+    complaints_difference_interval: Interval | None
 
     @property
     def cure_rate_significant(self) -> bool:
         """Whether the interval of the cure-rate difference excludes zero."""
         return self.cure_rate_interval is not None and self.cure_rate_interval.excludes_zero()
+
+    @property
+    def complaints_significant(self) -> bool:
+        """Whether the interval of the difference of complaint rates excludes zero."""
+        interval = self.complaints_difference_interval
+        return interval is not None and interval.excludes_zero()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +209,51 @@ def difference_interval(
     p2 = challenger[0] / challenger[1]
     w1 = wilson_interval(*champion, confidence)
     w2 = wilson_interval(*challenger, confidence)
-    difference = p2 - p1
-    low = difference - math.sqrt((p2 - w2.low) ** 2 + (w1.high - p1) ** 2)
-    high = difference + math.sqrt((w2.high - p2) ** 2 + (p1 - w1.low) ** 2)
-    return Interval(max(-1.0, low), min(1.0, high))
+    interval = _mover(p1, w1, p2, w2)
+    return Interval(max(-1.0, interval.low), min(1.0, interval.high))
+
+
+def poisson_interval(events: int, exposure: int, confidence: float = 0.95) -> Interval:
+    """The score interval of a Poisson rate (events per unit of exposure): the rates ``r``
+    with ``(events - r * exposure) ** 2 <= z ** 2 * r * exposure``, the Poisson counterpart
+    of the Wilson interval. Its low end is exactly 0 when there are no events."""
+    if exposure <= 0:
+        raise ValueError("a Poisson rate needs a positive exposure")
+    if events < 0:
+        raise ValueError(f"events must not be negative, got {events}")
+    z = _z(confidence)
+    centre = events + z * z / 2
+    half = z * math.sqrt(events + z * z / 4)
+    low = 0.0 if events == 0 else max(0.0, (centre - half) / exposure)
+    return Interval(low, (centre + half) / exposure)
+
+
+def rate_difference_interval(
+    champion: tuple[int, int], challenger: tuple[int, int], confidence: float = 0.95
+) -> Interval:
+    """The interval of ``rate_challenger - rate_champion`` built from the two
+    :func:`poisson_interval` as :func:`difference_interval` builds it from two Wilson
+    intervals; each argument is ``(events, exposure)``."""
+    r1 = champion[0] / champion[1]
+    r2 = challenger[0] / challenger[1]
+    return _mover(
+        r1, poisson_interval(*champion, confidence), r2, poisson_interval(*challenger, confidence)
+    )
+
+
+def _mover(
+    estimate1: float, interval1: Interval, estimate2: float, interval2: Interval
+) -> Interval:
+    """The interval of ``estimate2 - estimate1`` recovered from each estimate's own interval
+    (Zou & Donner 2008; with Wilson intervals it is Newcombe's method 10)."""
+    difference = estimate2 - estimate1
+    low = difference - math.sqrt(
+        (estimate2 - interval2.low) ** 2 + (interval1.high - estimate1) ** 2
+    )
+    high = difference + math.sqrt(
+        (interval2.high - estimate2) ** 2 + (estimate1 - interval1.low) ** 2
+    )
+    return Interval(low, high)
 
 
 def compare_arms(
@@ -195,7 +263,8 @@ def compare_arms(
 
     ``outcomes`` has one row per case of the test: ``arm`` String, ``cured`` Boolean,
     ``recovered_cents``, ``action_cost_cents``, ``contacts`` Int64, and optionally
-    ``complaints`` Int64 (null: unknown). Arms with no rows are reported with zero cases.
+    ``complaints`` Int64 (null, or no such column: unknown; 0 means none were received).
+    Arms with no rows are reported with zero cases.
     """
     missing = [name for name in OUTCOME_COLUMNS if name not in outcomes.columns]
     if missing:
@@ -231,12 +300,15 @@ def compare_arms(
 
 def _arm_result(name: str, row: dict[str, object] | None, confidence: float) -> ArmResult:
     if row is None:
-        return ArmResult(name, 0, 0, None, None, 0, None, None, 0, None, 0, None)
+        return ArmResult(name, 0, 0, None, None, 0, None, None, 0, None, 0, None, 0, None, None)
     cases = _int(row["cases"])
     cured = _int(row["cured"])
     recovered = _int(row["recovered"])
     cost = _int(row["cost"])
     std = row["recovered_std"]
+    known = _int(row["complaints_known"])
+    complaints = _int(row["complaints"]) if known else None
+    rate_interval = None if complaints is None else poisson_interval(complaints, known, confidence)
     mean_interval: CentsInterval | None = None
     if isinstance(std, float) and cases >= 2:
         half = _z(confidence) * std / math.sqrt(cases)
@@ -256,7 +328,10 @@ def _arm_result(name: str, row: dict[str, object] | None, confidence: float) -> 
         cost_cents=cost,
         cost_per_case_cents=round_to_cents(Decimal(cost) / cases),
         contacts=_int(row["contacts"]),
-        complaints=_int(row["complaints"]) if _int(row["complaints_known"]) else None,
+        complaints=complaints,
+        complaints_known_cases=known,
+        complaints_per_1000_cases=None if complaints is None else 1000 * complaints / known,
+        complaints_interval=None if rate_interval is None else _per_1000(rate_interval),
     )
 
 
@@ -268,7 +343,7 @@ def _compare(
     confidence: float,
 ) -> ArmComparison:
     if champion.cases == 0 or challenger.cases == 0:
-        return ArmComparison(challenger.arm, champion.arm, None, None, None, None)
+        return ArmComparison(challenger.arm, champion.arm, None, None, None, None, None, None)
     assert champion.cure_rate is not None and challenger.cure_rate is not None
     interval = difference_interval(
         (champion.cured, champion.cases), (challenger.cured, challenger.cases), confidence
@@ -286,6 +361,20 @@ def _compare(
             round_to_cents(mean_difference - Decimal(half)),
             round_to_cents(mean_difference + Decimal(half)),
         )
+    complaints_difference: float | None = None
+    complaints_interval: Interval | None = None
+    if champion.complaints is not None and challenger.complaints is not None:
+        complaints_difference = 1000 * (
+            challenger.complaints / challenger.complaints_known_cases
+            - champion.complaints / champion.complaints_known_cases
+        )
+        complaints_interval = _per_1000(
+            rate_difference_interval(
+                (champion.complaints, champion.complaints_known_cases),
+                (challenger.complaints, challenger.complaints_known_cases),
+                confidence,
+            )
+        )
     return ArmComparison(
         arm=challenger.arm,
         champion=champion.arm,
@@ -293,7 +382,13 @@ def _compare(
         cure_rate_interval=interval,
         recovered_mean_difference_cents=round_to_cents(mean_difference),
         recovered_mean_difference_interval=mean_interval,
+        complaints_difference_per_1000=complaints_difference,
+        complaints_difference_interval=complaints_interval,
     )
+
+
+def _per_1000(interval: Interval) -> Interval:
+    return Interval(1000 * interval.low, 1000 * interval.high)
 
 
 def _z(confidence: float) -> float:

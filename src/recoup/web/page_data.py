@@ -589,6 +589,15 @@ def strategy_story(conn: Connection, as_of: date | None) -> dict[str, Any]:
                         "recovered": format_cents(arm.recovered_cents),
                         "cost": format_cents(arm.cost_cents),
                         "contacts": arm.contacts,
+                        # None: no case of the arm has a known complaint count
+                        "complaints": arm.complaints,
+                        "complaints_per_1000": ""
+                        if arm.complaints_per_1000_cases is None
+                        else f"{arm.complaints_per_1000_cases:.1f}",
+                        "complaints_interval": ""
+                        if arm.complaints_interval is None
+                        else f"[{arm.complaints_interval.low:.1f}, "
+                        f"{arm.complaints_interval.high:.1f}]",
                     }
                     for arm in results.arms
                 ],
@@ -600,6 +609,11 @@ def strategy_story(conn: Connection, as_of: date | None) -> dict[str, Any]:
                             comp.cure_rate_difference, comp.cure_rate_interval
                         ),
                         "significant": comp.cure_rate_significant,
+                        "complaints_difference": _per_1000_difference(
+                            comp.complaints_difference_per_1000,
+                            comp.complaints_difference_interval,
+                        ),
+                        "complaints_significant": comp.complaints_significant,
                     }
                     for comp in results.comparisons
                 ],
@@ -617,6 +631,12 @@ def _difference(difference: float | None, interval: Any) -> str | None:
     if difference is None or interval is None:
         return None
     return f"{difference:+.1%} [{interval.low:+.1%}, {interval.high:+.1%}]"
+
+
+def _per_1000_difference(difference: float | None, interval: Any) -> str | None:
+    if difference is None or interval is None:
+        return None
+    return f"{difference:+.1f} [{interval.low:+.1f}, {interval.high:+.1f}]"
 
 
 def models(conn: Connection) -> list[dict[str, Any]]:

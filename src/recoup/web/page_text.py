@@ -145,6 +145,7 @@ EN: Mapping[str, str] = {
     "col.recovered": "Recovered",
     "col.cost": "Cost",
     "col.contacts": "Contacts",
+    "col.complaints": "Complaints",
     "col.model": "Model",
     "col.family": "Family",
     "col.version": "Version",
@@ -187,6 +188,7 @@ EN: Mapping[str, str] = {
     "strategy.vs": "vs",
     "strategy.significant": "significant",
     "strategy.not_significant": "not significant",
+    "strategy.complaints_per_1000": "Complaints per 1,000 cases",
 }
 
 ZH: Mapping[str, str] = {
@@ -320,6 +322,7 @@ ZH: Mapping[str, str] = {
     "col.recovered": "回收",
     "col.cost": "成本",
     "col.contacts": "联系次数",
+    "col.complaints": "投诉",
     "col.model": "模型",
     "col.family": "类别",
     "col.version": "版本",
@@ -362,6 +365,7 @@ ZH: Mapping[str, str] = {
     "strategy.vs": "对比",
     "strategy.significant": "显著",
     "strategy.not_significant": "不显著",
+    "strategy.complaints_per_1000": "每千案件投诉数",
 }
 
 TEXT: Mapping[str, Mapping[str, str]] = {"en": EN, "zh-CN": ZH}
