@@ -73,6 +73,35 @@ def _events(engine: sa.Engine, case_key: int, kind: str) -> list[str]:
         )
 
 
+def _decisions(engine: sa.Engine, case_key: int) -> list[tuple[Any, ...]]:
+    """The case's ownership decisions in order: day, owner, decision, owner before, who."""
+    al = t.allocations
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(
+                    al.c.as_of, al.c.owner, al.c.decision, al.c.previous_owner, al.c.decided_by
+                )
+                .where(al.c.case_key == case_key)
+                .order_by(al.c.as_of, al.c.seq)
+            )
+        ]
+
+
+def _credits(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    pc = t.payment_credits
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(pc.c.owner, pc.c.amount_cents, pc.c.credited_on).order_by(
+                    pc.c.payment_key
+                )
+            )
+        ]
+
+
 # --------------------------------------------------------------------------- access by role
 
 
@@ -280,11 +309,16 @@ def test_cases__a_team_lead_reassigns_a_case_once_audited_and_the_case_follows(
         a1,
         "speaks Tibetan",
     )
-    with engine.connect() as conn:  # the nightly run's record is not a reassignment's
-        decisions = conn.execute(
-            sa.select(t.allocations.c.owner).where(t.allocations.c.case_key == a1)
-        ).scalars()
-        assert list(decisions) == ["C002"]
+    # the ownership history holds the nightly run's decision and the lead's, after it
+    assert _decisions(engine, a1) == [
+        (DAY, "C002", "assigned", None, None),
+        (OPEN_DAY, "C008", "assigned", "C002", "lead"),
+    ]
+    lead_view = client.get(f"/api/v1/cases/{a1}", headers=lead).json()["allocations"]
+    assert [(x["owner"], x["decided_by"], x["run_id"] is None) for x in lead_view] == [
+        ("C002", None, False),
+        ("C008", "lead", True),
+    ]
 
     again = client.post(f"/api/v1/cases/{a1}/assignment", json=body, headers=lead)
     assert again.status_code == 200, again.text
@@ -357,7 +391,7 @@ def test_reassignment__the_next_allocation_run_keeps_the_case_with_its_new_owner
     with engine.connect() as conn:
         night = conn.execute(
             sa.select(al.c.decision, al.c.owner, al.c.previous_owner, al.c.reason).where(
-                al.c.case_key == a1, al.c.as_of == OPEN_DAY
+                al.c.case_key == a1, al.c.as_of == OPEN_DAY, al.c.run_id.is_not(None)
             )
         ).one()
     assert (night.decision, night.owner, night.previous_owner) == ("kept", "C008", "C008")
@@ -367,6 +401,81 @@ def test_reassignment__the_next_allocation_run_keeps_the_case_with_its_new_owner
     run_allocation(engine, load_teams(default_teams_path()), OPEN_DAY)
     assert _owner(engine, a1)[0] == "C008"
     assert len(_events(engine, a1, REASSIGNED)) == 1
+
+
+def test_reassignment__a_rerun_of_the_last_closed_day_keeps_the_team_leads_decision(
+    crew: Crew,  # noqa: F811
+) -> None:
+    client, engine, headers = crew
+    a1 = _case_of(engine, "A1")
+    body = {"owner": "C008", "reason": "speaks Tibetan"}
+    moved = client.post(f"/api/v1/cases/{a1}/assignment", json=body, headers=headers["team_lead"])
+    assert moved.status_code == 200, moved.text
+    history = _decisions(engine, a1)
+    config = load_teams(default_teams_path())
+
+    for _ in range(2):  # the last closed day again, and again: the lead's move stands
+        again = run_allocation(engine, config, DAY)
+        assert _owner(engine, a1) == ("C008", "collector", "T-MID", OPEN_DAY)
+        assert again.kept_by_lead == 1 and "1 reassigned by a team lead" in again.describe()
+        # the run decided as it did before the lead acted; the lead's decision follows it
+        assert _decisions(engine, a1) == history
+        assert history[0][:3] == (DAY, "C002", "assigned")
+        assert len(_events(engine, a1, REASSIGNED)) == 1
+        assert len(_events(engine, a1, "assigned")) == 1
+
+
+def test_reassignment__a_move_before_the_days_run_stands_over_that_run(
+    crew: Crew,  # noqa: F811
+) -> None:
+    client, engine, headers = crew
+    a1 = _case_of(engine, "A1")
+    close_through(engine, OPEN_DAY)  # the nightly batch is under way: closed, not allocated
+    run_daily_strategy(engine, load_default_strategy(), OPEN_DAY)
+    moved = client.post(
+        f"/api/v1/cases/{a1}/assignment", json={"owner": "C008"}, headers=headers["team_lead"]
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["effective_on"] == (OPEN_DAY + timedelta(days=1)).isoformat()
+    config = load_teams(default_teams_path())
+    for _ in range(2):
+        run_allocation(engine, config, OPEN_DAY)
+        assert _owner(engine, a1) == (
+            "C008",
+            "collector",
+            "T-MID",
+            OPEN_DAY + timedelta(days=1),
+        )
+        # the day's run starts from the owner before the lead's move and keeps it; the
+        # lead's decision, dated the next day, comes after it
+        assert _decisions(engine, a1) == [
+            (DAY, "C002", "assigned", None, None),
+            (OPEN_DAY, "C002", "kept", "C002", None),
+            (OPEN_DAY + timedelta(days=1), "C008", "assigned", "C002", "lead"),
+        ]
+
+
+def test_credit__a_payment_on_the_day_of_a_reassignment_goes_to_the_new_owner(
+    crew: Crew,  # noqa: F811
+) -> None:
+    client, engine, headers = crew
+    lead = headers["team_lead"]
+    a1 = _case_of(engine, "A1")
+    moved = client.post(f"/api/v1/cases/{a1}/assignment", json={"owner": "C008"}, headers=lead)
+    assert moved.status_code == 200, moved.text
+    paid = client.post(
+        "/api/v1/accounts/A1/payments",
+        json={"amount": "10.00", "paid_on": OPEN_DAY.isoformat()},
+        headers=lead | {"Idempotency-Key": "PAY-OPEN-DAY"},
+    )
+    assert paid.status_code == 201, paid.text
+    close_through(engine, OPEN_DAY)
+    run_daily_strategy(engine, load_default_strategy(), OPEN_DAY)  # credits the day's payments
+    assert _credits(engine) == [("C008", 1_000, OPEN_DAY)]
+    # the allocation of the day keeps the case with C008 and credits nothing again
+    run_allocation(engine, load_teams(default_teams_path()), OPEN_DAY)
+    run_daily_strategy(engine, load_default_strategy(), OPEN_DAY)
+    assert _credits(engine) == [("C008", 1_000, OPEN_DAY)]
 
 
 TEAMS_WITH_AN_EARLY_AGENCY = """

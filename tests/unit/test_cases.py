@@ -6,7 +6,14 @@ from datetime import date
 
 import polars as pl
 
-from recoup.cases import case_changes, credit_payments, early_warning_flags, follow_up_promises
+from recoup.cases import (
+    case_changes,
+    credit_payments,
+    early_warning_flags,
+    follow_up_promises,
+    owners_by_day,
+    ownership_spans,
+)
 
 AS_OF = date(2026, 3, 10)
 
@@ -146,6 +153,58 @@ def test_credits__a_payment_goes_to_the_owner_on_the_day_it_was_paid() -> None:
         (2, "C01", 200),
         (3, "AG1", 300),
     ]
+
+
+def test_credits__a_payment_on_the_day_a_lead_moved_the_case_goes_to_the_new_owner() -> None:
+    # Case 7: the nightly run gives it to C01 on 3/2; a lead moves it to C02 on 3/4 (dated
+    # the open day), then to C03 the same day; the nightly run of 3/4 keeps C03, and the
+    # nightly run of 3/6 recalls it (no owner).
+    decisions = pl.DataFrame(
+        {
+            "case_key": [7, 7, 7, 7, 7],
+            "account_key": [10, 10, 10, 10, 10],
+            "owner": ["C03", "C01", "C02", "C03", None],
+            "owner_kind": ["collector"] * 4 + [None],
+            "as_of": [
+                date(2026, 3, 4),
+                date(2026, 3, 2),
+                date(2026, 3, 4),
+                date(2026, 3, 4),
+                date(2026, 3, 6),
+            ],
+            "seq": [2, 0, 0, 1, 0],
+        }
+    )
+    spans = ownership_spans(decisions)
+    assert spans.select("owner", "owned_from", "owned_until").rows() == [
+        ("C01", date(2026, 3, 2), date(2026, 3, 3)),
+        ("C03", date(2026, 3, 4), date(2026, 3, 5)),
+    ]
+    payments = pl.DataFrame(
+        {
+            "payment_key": [1, 2, 3, 4],
+            "account_key": [10, 10, 10, 10],
+            "paid_on": [date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 5), date(2026, 3, 6)],
+            "amount_cents": [100, 200, 300, 400],
+        }
+    )
+    credits = credit_payments(payments, spans)
+    assert credits.select("payment_key", "owner").rows() == [(1, "C01"), (2, "C03"), (3, "C03")]
+    # With the lead's first move only, that move takes the day's payments on.
+    one_lead_move = ownership_spans(decisions.filter(pl.col("seq") == 0))
+    assert credit_payments(payments, one_lead_move)["owner"].to_list() == ["C01", "C02", "C02"]
+
+
+def test_owners_by_day__keeps_each_days_last_decision_in_case_and_day_order() -> None:
+    decisions = pl.DataFrame(
+        {
+            "case_key": [2, 1, 1, 2],
+            "as_of": [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 2), date(2026, 3, 1)],
+            "seq": [1, 1, 0, 0],
+            "owner": ["B", "A2", "A1", "B0"],
+        }
+    )
+    assert owners_by_day(decisions).select("case_key", "owner").rows() == [(1, "A2"), (2, "B")]
 
 
 def test_early_warning__flags_current_accounts_that_slipped_before_and_fall_due_soon() -> None:

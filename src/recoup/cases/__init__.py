@@ -17,6 +17,8 @@ from recoup.cases.followup import (
     credit_payments,
     follow_up_installments,
     follow_up_promises,
+    owners_by_day,
+    ownership_spans,
     promise_installments,
 )
 from recoup.cases.lifecycle import CaseChanges, CloseReason, OpenReason, case_changes
@@ -37,5 +39,7 @@ __all__ = [
     "early_warning_flags",
     "follow_up_installments",
     "follow_up_promises",
+    "owners_by_day",
+    "ownership_spans",
     "promise_installments",
 ]

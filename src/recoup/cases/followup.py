@@ -19,7 +19,11 @@ later installments are then *cancelled*, not judged), *kept* when every installm
 the day the last one is). A promise of one installment is the amount by ``promised_for``.
 
 A payment is credited to whoever owned the account's case on the day it was paid (a
-collector or an agency), which is what commissions and collector league tables count.
+collector or an agency), which is what commissions and collector league tables count. Who
+owned it is read from the case's ownership decisions (``allocations``): the nightly
+allocation's and a team lead's reassignments alike. A decision holds from its day on; of a
+case's decisions of one day, the last one made stands (:func:`owners_by_day`), so a payment
+made on the day a lead moved the case goes to the new owner.
 """
 
 from __future__ import annotations
@@ -329,6 +333,56 @@ def follow_up_installments(
         "resolved_on",
     ).sort("promise_key", "number")
     return PromiseStanding(promise_standing, installment_standing)
+
+
+def owners_by_day(decisions: pl.DataFrame) -> pl.DataFrame:
+    """A case's owner from each day it has ownership decisions on: the day's last decision.
+
+    Args:
+        decisions: ``case_key, as_of, seq`` and any other columns (``owner, owner_kind`` ...):
+            the ownership decisions, the nightly allocation's and a team lead's, in any
+            order. ``seq`` orders one case's decisions of one day (a lead's, made during the
+            day, before the nightly run's, made after its close).
+
+    Returns:
+        The same columns, one row per ``case_key, as_of`` (the highest ``seq``), sorted by
+        ``case_key, as_of``. A null owner (a recall, or no owner found) stays: it ends the
+        holding before it.
+    """
+    return decisions.sort("case_key", "as_of", "seq").unique(
+        ["case_key", "as_of"], keep="last", maintain_order=True
+    )
+
+
+def ownership_spans(decisions: pl.DataFrame) -> pl.DataFrame:
+    """Who owned which case over which days, from its ownership decisions.
+
+    Args:
+        decisions: ``case_key, account_key, owner, owner_kind, as_of, seq`` (see
+            :func:`owners_by_day`).
+
+    Returns:
+        ``case_key, account_key, owner, owner_kind, owned_from, owned_until`` (``owned_until``
+        null while it lasts; the day before the case's next decision day otherwise), one row
+        per day that gave the case an owner: the ``ownership`` of :func:`credit_payments`.
+    """
+    return (
+        owners_by_day(decisions)
+        .with_columns(
+            (pl.col("as_of").shift(-1).over("case_key") - pl.duration(days=1))
+            .cast(pl.Date)
+            .alias("owned_until")
+        )
+        .filter(pl.col("owner").is_not_null())
+        .select(
+            "case_key",
+            "account_key",
+            "owner",
+            "owner_kind",
+            pl.col("as_of").alias("owned_from"),
+            "owned_until",
+        )
+    )
 
 
 def credit_payments(payments: pl.DataFrame, ownership: pl.DataFrame) -> pl.DataFrame:

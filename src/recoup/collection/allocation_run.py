@@ -5,6 +5,14 @@ actions) in one transaction and one ``collection_runs`` record. Each decision is
 ``allocations`` with the owner the case had before, so running the same day again first
 puts every case back where it was and then decides afresh: the same inputs give the same
 owners, never a second rotation.
+
+``allocations`` is the case's whole ownership history: a team lead's reassignment
+(:mod:`recoup.collection.reassignment`) is a decision there too, dated the ledger's open day,
+the day after the run's. Such a decision comes after the run of the day before, whenever that
+run happens: a run of the day (again, or for the first time after the lead acted) starts from
+the owners as they stood before the lead's decision, decides as it would have, and then gives
+the case back to the owner the lead chose. A lead's decision is undone by another decision,
+never by a run of an earlier day.
 """
 
 from __future__ import annotations
@@ -35,10 +43,18 @@ class AllocationRun:
     run_id: int
     as_of: date
     allocation: Allocation
+    #: Cases a team lead reassigned after the day (dated the open day): they stay with the
+    #: owner the lead gave them, whatever the run decided.
+    kept_by_lead: int = 0
 
     def describe(self) -> str:
         counts = ", ".join(f"{n:,} {d}" for d, n in sorted(self.allocation.counts().items()))
-        return f"allocation run {self.run_id} for {self.as_of}: {counts or 'no open cases'}"
+        kept = (
+            f"; {self.kept_by_lead:,} reassigned by a team lead since stay with their new owner"
+            if self.kept_by_lead
+            else ""
+        )
+        return f"allocation run {self.run_id} for {self.as_of}: {counts or 'no open cases'}{kept}"
 
 
 def run_allocation(
@@ -66,18 +82,20 @@ def run_allocation(
                 .returning(t.collection_runs.c.run_id)
             ).scalar_one()
         )
-        _undo_same_day(conn, as_of)
+        leads = _undo_same_day(conn, as_of)
         cases = allocation_cases(conn, as_of)
         allocation = _hold_placements_without_notice(
             conn, allocate(cases, config, as_of), cases, as_of, policy
         )
-        _write(conn, allocation, cases, as_of, run_id)
+        _write(conn, allocation, cases, as_of, run_id, leads.of_the_day)
+        # A lead's reassignment dated after the day stands over the day's run.
+        update_from_frame(conn, t.cases, leads.later, ["case_key"])
         conn.execute(
             t.collection_runs.update()
             .where(t.collection_runs.c.run_id == run_id)
             .values(finished_at=datetime.now(UTC), summary=json.dumps(allocation.counts()))
         )
-    return AllocationRun(run_id, as_of, allocation)
+    return AllocationRun(run_id, as_of, allocation, leads.later.height)
 
 
 #: The templates whose sending tells a borrower their case may go to an agency (CN-OUTSOURCE).
@@ -219,36 +237,95 @@ def allocation_cases(conn: Connection, as_of: date) -> pl.DataFrame:
     )
 
 
-def _undo_same_day(conn: Connection, as_of: date) -> None:
-    """Put back the owners an earlier allocation of ``as_of`` replaced, and forget it."""
+@dataclass(frozen=True, slots=True)
+class _LeadsDecisions:
+    """The team leads' reassignments around a run of the day (see :func:`_undo_same_day`)."""
+
+    #: ``case_key, last_seq``: the highest ``seq`` of each case's decisions dated the day
+    #: (a lead's, made before the day closed): the run's decision comes after them.
+    of_the_day: pl.DataFrame
+    #: ``case_key, owner, owner_kind, team, owned_since``: each case's last decision dated
+    #: after the day, for ``cases`` once the run has decided.
+    later: pl.DataFrame
+
+
+def _undo_same_day(conn: Connection, as_of: date) -> _LeadsDecisions:
+    """Put every case back as it stood before the allocation of ``as_of``, and forget an
+    earlier run of the day; the team leads' decisions stay recorded.
+
+    A case an earlier run of the day decided goes back to the owner it had before that run. A
+    case a lead moved after the day (a decision dated later) that no earlier run decided (the
+    lead acted before the day's first run) goes back to the owner it had before the lead's
+    first move. One read of the day's and later decisions.
+    """
     al = t.allocations
-    earlier = read_frame(
+    rows = read_frame(
         conn,
         sa.select(
             al.c.case_key,
+            al.c.as_of,
+            al.c.seq,
+            al.c.decided_by,
+            al.c.owner,
+            al.c.owner_kind,
+            al.c.team,
             al.c.previous_owner,
             al.c.previous_owner_kind,
             al.c.previous_team,
             al.c.previous_owned_since,
-        ).where(al.c.as_of == as_of),
+        ).where(al.c.as_of >= as_of),
         {
             "case_key": pl.Int64,
+            "as_of": pl.Date,
+            "seq": pl.Int64,
+            "decided_by": pl.String,
             "owner": pl.String,
             "owner_kind": pl.String,
             "team": pl.String,
-            "owned_since": pl.Date,
+            "previous_owner": pl.String,
+            "previous_owner_kind": pl.String,
+            "previous_team": pl.String,
+            "previous_owned_since": pl.Date,
         },
+    ).sort("case_key", "as_of", "seq")
+    day, by_lead = pl.col("as_of") == as_of, pl.col("decided_by").is_not_null()
+    before = [
+        "case_key",
+        pl.col("previous_owner").alias("owner"),
+        pl.col("previous_owner_kind").alias("owner_kind"),
+        pl.col("previous_team").alias("team"),
+        pl.col("previous_owned_since").alias("owned_since"),
+    ]
+    earlier = rows.filter(day, ~by_lead).select(before)
+    later = rows.filter(~day, by_lead)
+    before_leads = (
+        later.group_by("case_key", maintain_order=True)
+        .first()
+        .join(earlier, on="case_key", how="anti")
+        .select(before)
     )
-    if earlier.is_empty():
-        return
-    update_from_frame(conn, t.cases, earlier, ["case_key"])
-    conn.execute(al.delete().where(al.c.as_of == as_of))
-    ev = t.case_events
-    conn.execute(ev.delete().where(ev.c.happened_on == as_of, ev.c.kind.in_(_OWNER_CHANGES)))
+    update_from_frame(conn, t.cases, pl.concat([earlier, before_leads]), ["case_key"])
+    if earlier.height:
+        conn.execute(al.delete().where(al.c.as_of == as_of, al.c.run_id.is_not(None)))
+        ev = t.case_events
+        conn.execute(ev.delete().where(ev.c.happened_on == as_of, ev.c.kind.in_(_OWNER_CHANGES)))
+    return _LeadsDecisions(
+        of_the_day=rows.filter(day, by_lead)
+        .group_by("case_key")
+        .agg(pl.col("seq").max().alias("last_seq")),
+        later=later.group_by("case_key", maintain_order=True)
+        .last()
+        .select("case_key", "owner", "owner_kind", "team", pl.col("as_of").alias("owned_since")),
+    )
 
 
 def _write(
-    conn: Connection, allocation: Allocation, cases: pl.DataFrame, as_of: date, run_id: int
+    conn: Connection,
+    allocation: Allocation,
+    cases: pl.DataFrame,
+    as_of: date,
+    run_id: int,
+    leads_of_the_day: pl.DataFrame,
 ) -> None:
     decided = allocation.cases.join(
         cases.select(
@@ -265,13 +342,17 @@ def _write(
         sa.select(t.cases.c.case_key, t.cases.c.team).where(t.cases.c.status == "open"),
         {"case_key": pl.Int64, "previous_team": pl.String},
     )
-    decided = decided.join(teams, on="case_key", how="left")
+    # The run decides after the day's close: after any decision a lead made on the day.
+    decided = decided.join(teams, on="case_key", how="left").join(
+        leads_of_the_day, on="case_key", how="left"
+    )
     insert_frame(
         conn,
         t.allocations,
         decided.select(
             "case_key",
             pl.lit(as_of).alias("as_of"),
+            (pl.col("last_seq") + 1).fill_null(0).cast(pl.Int32).alias("seq"),
             "owner",
             "owner_kind",
             "team",

@@ -28,6 +28,7 @@ from recoup.cases import (
     credit_payments,
     early_warning_flags,
     follow_up_installments,
+    ownership_spans,
 )
 from recoup.cases.early_warning import LEAD_DAYS as EARLY_WARNING_LEAD_DAYS
 from recoup.cases.early_warning import LOOKBACK_DAYS as EARLY_WARNING_LOOKBACK_DAYS
@@ -551,9 +552,10 @@ def _credit(conn: Connection, since: date, as_of: date) -> None:
     )
     if not payments.height:
         return
-    history = read_frame(
+    # Every ownership decision on the accounts' cases: the nightly run's and the leads'.
+    decisions = read_frame(
         conn,
-        sa.select(al.c.case_key, c.c.account_key, al.c.owner, al.c.owner_kind, al.c.as_of)
+        sa.select(al.c.case_key, c.c.account_key, al.c.owner, al.c.owner_kind, al.c.as_of, al.c.seq)
         .select_from(al.join(c, al.c.case_key == c.c.case_key))
         .where(c.c.account_key.in_(payments["account_key"].unique().to_list())),
         {
@@ -561,19 +563,11 @@ def _credit(conn: Connection, since: date, as_of: date) -> None:
             "account_key": pl.Int64,
             "owner": pl.String,
             "owner_kind": pl.String,
-            "owned_from": pl.Date,
+            "as_of": pl.Date,
+            "seq": pl.Int64,
         },
     )
-    ownership = (
-        history.sort("case_key", "owned_from")
-        .with_columns(
-            (pl.col("owned_from").shift(-1).over("case_key") - pl.duration(days=1))
-            .cast(pl.Date)
-            .alias("owned_until")
-        )
-        .filter(pl.col("owner").is_not_null())
-    )
-    credits = credit_payments(payments, ownership)
+    credits = credit_payments(payments, ownership_spans(decisions))
     insert_frame(conn, pc, credits)
 
 

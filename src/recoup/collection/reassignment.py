@@ -11,10 +11,14 @@ does), and writes the new owner on the case with a ``reassigned`` case event, in
 caller's transaction. The change is dated the ledger's open day (the day after the last
 close), the day the new owner works the case.
 
-The nightly run's record (``allocations``: one decision per case and run day, undone and
-rewritten when the day is run again) is left alone: a reassignment is not a run. The next
-run reads the new owner as the case's current owner and keeps it by continuity;
-``owned_since`` is the reassignment's day, so rotation counts from it.
+The decision is recorded in the case's ownership history (``allocations``), as the nightly
+run's are, with who decided it (``decided_by``, no ``run_id``) and the owner before it: a
+payment made from its day on is credited to the new owner, and a re-run of the last closed
+day's allocation does not undo it (:mod:`recoup.collection.allocation_run`). Its ``seq``
+puts it after the case's other decisions of the day; the nightly run of the day, made after
+the day's close, comes after it. The next run reads the new owner as the case's current
+owner and keeps it by continuity; ``owned_since`` is the reassignment's day, so rotation
+counts from it.
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ def reassign_case(
                 c.c.owner,
                 c.c.owner_kind,
                 c.c.team,
+                c.c.owned_since,
                 a.c.account_id,
                 a.c.bucket,
             )
@@ -192,12 +197,36 @@ def reassign_case(
             owner=moved.owner, owner_kind=moved.owner_kind.value, team=moved.team, owned_since=on
         )
     )
+    words = f": {result.why}" if result.why else ""
+    al = t.allocations
+    made = conn.execute(
+        sa.select(sa.func.max(al.c.seq)).where(al.c.case_key == case_key, al.c.as_of == on)
+    ).scalar_one()
+    conn.execute(
+        al.insert().values(
+            case_key=case_key,
+            as_of=on,
+            seq=0 if made is None else int(made) + 1,
+            owner=moved.owner,
+            owner_kind=moved.owner_kind.value,
+            team=moved.team,
+            decision=moved.decision.value,
+            reason=moved.reason + words,
+            commission_ppm=moved.commission_ppm,
+            previous_owner=row["owner"],
+            previous_owner_kind=row["owner_kind"],
+            previous_team=row["team"],
+            previous_owned_since=row["owned_since"],
+            run_id=None,
+            decided_by=by,
+        )
+    )
     conn.execute(
         t.case_events.insert().values(
             case_key=case_key,
             happened_on=on,
             kind=REASSIGNED,
-            detail=f"{moved.reason}, by {by}" + (f": {result.why}" if result.why else ""),
+            detail=f"{moved.reason}, by {by}{words}",
         )
     )
     return result

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from recoup.analytics.performance import CostTable, default_costs
 from recoup.analytics.report import ReportInputs
+from recoup.cases import owners_by_day
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame
 from recoup.store.repository import load_catalog_from_store
@@ -111,13 +112,23 @@ def read_report_inputs(
         },
     )
     al = t.allocations
-    allocations = read_frame(
-        conn,
-        sa.select(al.c.case_key, al.c.as_of, al.c.owner, al.c.owner_kind).where(
-            al.c.as_of >= from_day, al.c.as_of <= to_day
-        ),
-        {"case_key": pl.Int64, "as_of": pl.Date, "owner": pl.String, "owner_kind": pl.String},
-    )
+    # The ownership decisions (the nightly run's and the leads'), one per case and day: the
+    # day's last, as the payment credits read them.
+    allocations = owners_by_day(
+        read_frame(
+            conn,
+            sa.select(al.c.case_key, al.c.as_of, al.c.seq, al.c.owner, al.c.owner_kind).where(
+                al.c.as_of >= from_day, al.c.as_of <= to_day
+            ),
+            {
+                "case_key": pl.Int64,
+                "as_of": pl.Date,
+                "seq": pl.Int64,
+                "owner": pl.String,
+                "owner_kind": pl.String,
+            },
+        )
+    ).drop("seq")
     pc = t.payment_credits
     credits = read_frame(
         conn,

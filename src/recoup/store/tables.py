@@ -387,11 +387,17 @@ promise_installments = Table(
     Column("resolved_on", Date, nullable=True),
 )
 
+# The ownership history: every decision of who holds a case from a day on, whoever made it.
+# The nightly allocation writes one per case and run day (``run_id``); a team lead's
+# reassignment writes one dated the ledger's open day (``decided_by``). ``seq`` orders a
+# case's decisions of one day: a lead's, in the order made, come before the nightly run's,
+# which is made after the day's close. The owner from a day on is its last decision.
 allocations = Table(
     "allocations",
     metadata,
     Column("case_key", BigInteger, ForeignKey("cases.case_key"), primary_key=True),
     Column("as_of", Date, primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("owner", String(64), nullable=True),
     Column("owner_kind", String(16), nullable=True),
     Column("team", String(64), nullable=True),
@@ -403,7 +409,13 @@ allocations = Table(
     Column("previous_owner_kind", String(16), nullable=True),
     Column("previous_team", String(64), nullable=True),
     Column("previous_owned_since", Date, nullable=True),
-    Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=False),
+    Column("run_id", Integer, ForeignKey("collection_runs.run_id"), nullable=True),
+    Column("decided_by", String(64), nullable=True),  # the user, for a person's decision
+    CheckConstraint(
+        "(run_id IS NOT NULL AND decided_by IS NULL) "
+        "OR (run_id IS NULL AND decided_by IS NOT NULL)",
+        name="ck_allocations_run_or_person",
+    ),
 )
 
 # Payments credited to whoever owned the case on the day it was paid.

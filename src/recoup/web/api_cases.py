@@ -132,7 +132,8 @@ class AllocationOut(BaseModel):
     previous_owner: str | None
     commission_ppm: int | None = Field(description="an agency's rate, parts per million")
     reason: str
-    run_id: int
+    run_id: int | None = Field(description="the nightly run's decision: the run")
+    decided_by: str | None = Field(description="a team lead's reassignment: who decided it")
 
 
 class ActionOut(BaseModel):
@@ -152,7 +153,8 @@ class CaseDetail(CaseOut):
     last_progress_on: date | None
     events: list[CaseEventOut] = Field(description="the latest 200, oldest first")
     allocations: list[AllocationOut] = Field(
-        description="the nightly decisions, the latest 200, oldest first"
+        description="the ownership decisions (the nightly run's and the team leads'), "
+        "the latest 200, oldest first"
     )
     actions: list[ActionOut] = Field(description="the strategy's actions, the latest 200 first")
     contacts: list[AttemptOut] = Field(description="attempts on the case, the latest 200 first")
@@ -352,9 +354,9 @@ def list_cases(
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
 def one_case(case_id: CaseId, request: Request, user: CurrentUser) -> CaseDetail:
-    """One case with its history: case events, the nightly allocation's decisions, the
-    strategy's actions, the contact attempts made on it (recipients masked) and its
-    promises."""
+    """One case with its history: case events, its ownership decisions (the nightly
+    allocation's and the team leads'), the strategy's actions, the contact attempts made on
+    it (recipients masked) and its promises."""
     ev, al, ac, ca, pr = (
         t.case_events,
         t.allocations,
@@ -386,11 +388,12 @@ def one_case(case_id: CaseId, request: Request, user: CurrentUser) -> CaseDetail
                 commission_ppm=r.commission_ppm,
                 reason=r.reason,
                 run_id=r.run_id,
+                decided_by=r.decided_by,
             )
             for r in conn.execute(
                 sa.select(al)
                 .where(al.c.case_key == case_id)
-                .order_by(al.c.as_of.desc())
+                .order_by(al.c.as_of.desc(), al.c.seq.desc())
                 .limit(HISTORY_LIMIT)
             )
         ][::-1]
