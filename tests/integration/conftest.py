@@ -40,3 +40,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def store_url(engine: sa.Engine) -> str:
+    """A URL naming ``engine``'s store for a command run with ``RECOUP_DATABASE_URL``: on
+    PostgreSQL it carries the test's own schema as the connection's search path."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "postgresql":
+        return url
+    with engine.connect() as conn:
+        schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"

@@ -45,6 +45,7 @@ from recoup.store import crypto
 from recoup.store import tables as t
 from recoup.store.analytics_reads import read_report_inputs
 from recoup.store.engine import _ALEMBIC_INI, upgrade_schema
+from tests.integration.conftest import store_url
 from tests.integration.test_collection import book  # noqa: F401  (fixture)
 from tests.integration.test_contact import CN, DAY, _phone, _run
 
@@ -445,9 +446,7 @@ def test_report__complaint_tables_from_the_store_count_what_was_recorded(
 def test_cli__add_resolve_and_list(
     worked: sa.Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if worked.dialect.name != "sqlite":
-        pytest.skip("the command line is run against the SQLite store")
-    monkeypatch.setenv("RECOUP_DATABASE_URL", str(worked.url))
+    monkeypatch.setenv("RECOUP_DATABASE_URL", store_url(worked))
     args = ("complaint", "add", "A1", "--category", "conduct", "--channel", "call")
     at = ("--at", RECEIVED.isoformat(), "--attempt-ref", "call-A1", "--key", "C-1")
     words = ("--description", WORDS)

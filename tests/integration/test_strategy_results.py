@@ -32,6 +32,7 @@ from recoup.web.app import create_app
 from recoup.web.page_data import strategy_story
 from recoup.web.settings import settings_from_env
 from recoup.web.users import add_user, issue_token
+from tests.integration.conftest import store_url
 
 TEST_ID = "m1-call-timing"
 OPENED = date(2025, 3, 1)
@@ -219,9 +220,7 @@ def test_strategy_results__a_strategy_manager_reads_the_complaints_on_the_strate
 def test_strategy_results__the_command_line_prints_complaints_per_arm(
     tested: sa.Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if tested.dialect.name != "sqlite":
-        pytest.skip("the command line is run against the SQLite store")
-    monkeypatch.setenv("RECOUP_DATABASE_URL", str(tested.url))
+    monkeypatch.setenv("RECOUP_DATABASE_URL", store_url(tested))
     # No day is closed in this store, so the command reads through today: the complaint
     # of 20 March now counts too.
     assert main(["strategy", "results", TEST_ID, "--json"]) == 0
