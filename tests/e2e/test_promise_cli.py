@@ -9,11 +9,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from recoup.store import tables as t
-from recoup.store.engine import _ALEMBIC_INI, create_store_engine
+from recoup.store.engine import create_store_engine, migrate_schema
 from tests.differential.portfolio import RandomAccount
 from tests.e2e.test_cli import recoup
 from tests.integration.portfolio_files import write_accounts, write_payments, write_products
@@ -200,12 +198,8 @@ def test_promise_cli__a_store_made_before_installments_keeps_its_promises(
     promise is one installment of its amount by its date, with what was paid towards it."""
     database = tmp_path / "recoup.db"
     engine = create_store_engine(f"sqlite:///{database}")
-    config = Config(str(_ALEMBIC_INI))
-    config.set_main_option("script_location", str(_ALEMBIC_INI.parent / "migrations"))
     opened, made, due = date(2026, 1, 5), date(2026, 2, 1), date(2026, 2, 5)
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0008")
+    migrate_schema(engine, "0008")
     with engine.begin() as conn:
         conn.execute(t.borrowers.insert().values(borrower_key=1, borrower_id="B1", name="Li"))
         conn.execute(

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from recoup.cli.main import main
 from recoup.store import crypto
 from recoup.store import tables as t
-from recoup.store.engine import _ALEMBIC_INI, open_store, upgrade_schema
+from recoup.store.engine import migrate_schema, open_store, upgrade_schema
 from recoup.web import audit
 from recoup.web.audit import GENESIS, Head
 
@@ -301,14 +299,6 @@ def test_verify__expect_head_catches_an_old_seal_put_back_with_a_cut_back_log(
 # --------------------------------------------------------------------------- before the key
 
 
-def _alembic(engine: sa.Engine, action: str, revision: str) -> None:
-    config = Config(str(_ALEMBIC_INI))
-    config.set_main_option("script_location", str(_ALEMBIC_INI.parent / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def _write_unkeyed(engine: sa.Engine, n: int) -> list[int]:
     """Entries as the code before migration 0013 wrote them: hash-chained, no MAC."""
     log = sa.table(
@@ -344,7 +334,7 @@ def _write_unkeyed(engine: sa.Engine, n: int) -> list[int]:
 def test_migration__seals_an_existing_chain_whose_entries_verify_as_unkeyed(
     store: sa.Engine,
 ) -> None:
-    _alembic(store, "downgrade", "0012")
+    migrate_schema(store, "0012", downgrade=True)
     old = _write_unkeyed(store, 3)
     upgrade_schema(store)
     with store.connect() as conn:
@@ -364,7 +354,7 @@ def test_migration__seals_an_existing_chain_whose_entries_verify_as_unkeyed(
 
 
 def test_migration__an_old_entry_rewritten_is_still_found(store: sa.Engine) -> None:
-    _alembic(store, "downgrade", "0012")
+    migrate_schema(store, "0012", downgrade=True)
     old = _write_unkeyed(store, 3)
     upgrade_schema(store)
     log = t.audit_log
@@ -387,7 +377,7 @@ def test_migration__an_old_entry_rewritten_is_still_found(store: sa.Engine) -> N
 def test_migration__a_mac_stripped_from_a_new_entry_is_not_taken_for_an_old_one(
     store: sa.Engine,
 ) -> None:
-    _alembic(store, "downgrade", "0012")
+    migrate_schema(store, "0012", downgrade=True)
     _write_unkeyed(store, 2)
     upgrade_schema(store)
     new = _write(store, 2, start=2)
@@ -401,7 +391,7 @@ def test_migration__a_mac_stripped_from_a_new_entry_is_not_taken_for_an_old_one(
 def test_migration__an_empty_log_is_sealed_empty_and_the_downgrade_drops_the_seal(
     store: sa.Engine,
 ) -> None:
-    _alembic(store, "downgrade", "0012")
+    migrate_schema(store, "0012", downgrade=True)
     with store.connect() as conn:
         assert "audit_seal" not in sa.inspect(conn).get_table_names()
         assert "mac" not in {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}

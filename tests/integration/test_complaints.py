@@ -17,8 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from recoup.allocation import default_teams_path, load_teams
 from recoup.analytics.report import build_report, render_html
@@ -44,7 +42,7 @@ from recoup.contact.records import purge_expired
 from recoup.store import crypto
 from recoup.store import tables as t
 from recoup.store.analytics_reads import read_report_inputs
-from recoup.store.engine import _ALEMBIC_INI, upgrade_schema
+from recoup.store.engine import migrate_schema, upgrade_schema
 from tests.integration.conftest import store_url
 from tests.integration.test_collection import book  # noqa: F401  (fixture)
 from tests.integration.test_contact import CN, DAY, _phone, _run
@@ -347,18 +345,10 @@ def test_purge__a_complaint_outlives_the_attempt_it_is_about(worked: sa.Engine) 
 # --------------------------------------------------------------------------- migration
 
 
-def _alembic(engine: sa.Engine, action: str, revision: str) -> None:
-    config = Config(str(_ALEMBIC_INI))
-    config.set_main_option("script_location", str(_ALEMBIC_INI.parent / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def test_migration__0012_adds_the_complaints_table_to_a_store_with_contacts_and_removes_it(
     worked: sa.Engine,
 ) -> None:
-    _alembic(worked, "downgrade", "0011")
+    migrate_schema(worked, "0011", downgrade=True)
     assert "complaints" not in sa.inspect(worked).get_table_names()
     with worked.connect() as conn:  # the contact history before it is untouched
         assert conn.execute(sa.select(sa.func.count()).select_from(t.contact_attempts)).scalar()

@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from fastapi.testclient import TestClient
 
 from recoup.close import close_through
@@ -30,7 +28,7 @@ from recoup.store import crypto
 from recoup.store import tables as t
 from recoup.store.bulk import read_frame, update_from_frame
 from recoup.store.crypto import DataKeyError
-from recoup.store.engine import _ALEMBIC_INI, upgrade_schema
+from recoup.store.engine import migrate_schema, upgrade_schema
 from recoup.strategy import load_default_strategy
 from tests.integration.test_collection import FIRST_DUE, book  # noqa: F401  (fixture)
 from tests.integration.test_web_api import _login, workbench  # noqa: F401  (fixture)
@@ -170,18 +168,10 @@ def test_key__another_key_cannot_read_the_stored_personal_data(
 # --------------------------------------------------------------------------- migration
 
 
-def _alembic(engine: sa.Engine, action: str, revision: str) -> None:
-    config = Config(str(_ALEMBIC_INI))
-    config.set_main_option("script_location", str(_ALEMBIC_INI.parent / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def test_migration__encrypts_a_store_written_before_it_and_the_downgrade_decrypts(
     store: sa.Engine,
 ) -> None:
-    _alembic(store, "downgrade", "0010")
+    migrate_schema(store, "0010", downgrade=True)
     # Plain tables: the columns as they were, without the encrypting type.
     borrowers = sa.table(
         "borrowers", *(sa.column(c) for c in ("borrower_key", "borrower_id", "name"))
@@ -247,7 +237,7 @@ def test_migration__encrypts_a_store_written_before_it_and_the_downgrade_decrypt
         ("上海市浦东新区" + "路" * 390, None),
     ]
 
-    _alembic(store, "downgrade", "0010")
+    migrate_schema(store, "0010", downgrade=True)
     with store.connect() as conn:
         assert _raw(conn, "SELECT name FROM borrowers ORDER BY borrower_key") == [
             "Borrower 1",
@@ -261,7 +251,7 @@ def test_migration__encrypts_a_store_written_before_it_and_the_downgrade_decrypt
 
 
 def test_migration__an_empty_store_upgrades_and_downgrades(store: sa.Engine) -> None:
-    _alembic(store, "downgrade", "0010")
+    migrate_schema(store, "0010", downgrade=True)
     upgrade_schema(store)
     with store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.borrowers)).scalar() == 0

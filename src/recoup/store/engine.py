@@ -50,13 +50,19 @@ def create_store_engine(url: str, connections: int | None = None) -> Engine:
     return create_engine(url)
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Create the schema, or upgrade it to the newest migration."""
+def migrate_schema(engine: Engine, revision: str, *, downgrade: bool = False) -> None:
+    """Bring the schema to ``revision`` (an Alembic revision, or ``head``), up or, with
+    ``downgrade``, down, in one transaction."""
     config = Config(str(_ALEMBIC_INI))
     config.set_main_option("script_location", str(_ALEMBIC_INI.parent / "migrations"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        (command.downgrade if downgrade else command.upgrade)(config, revision)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Create the schema, or upgrade it to the newest migration."""
+    migrate_schema(engine, "head")
 
 
 def open_store(url: str | None = None, connections: int | None = None) -> Engine:
