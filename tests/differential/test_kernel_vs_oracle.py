@@ -148,3 +148,26 @@ def test_kernel__monthly_windows_chained_equal_the_oracle() -> None:
         final.installments, final.accounts, final.charges, pl.concat(all_moves), final.snapshots
     )
     _compare(portfolio, chained, through)
+
+
+@pytest.mark.parametrize("product_id", sorted(PRODUCTS.products))
+def test_kernel__accounts_of_one_product_equal_the_oracle(product_id: str) -> None:
+    """When every installment in a run shares one allocation order the kernel pays by that
+    order without comparing ranks row by row; each product's order against the oracle (the
+    mixed portfolios above take the row-by-row path)."""
+    portfolio = [
+        account
+        for account in random_portfolio(4, accounts=3000, first_day=FIRST_DAY, days=300)
+        if all(plan.product.id == product_id for plan in account.plans)
+    ]
+    assert len(portfolio) > 200
+    installments, accounts, payments = kernel_frames(portfolio)
+    as_of = FIRST_DAY + timedelta(days=300)
+    result = run_rules(
+        started(installments, as_of),
+        accounts,
+        effective_payments(payments, as_of),
+        PRODUCTS.products,
+        as_of,
+    )
+    _compare(portfolio, result, as_of)

@@ -306,6 +306,15 @@ class _Ledger:
             "fee": col("rank_fee"),
             "principal": col("rank_principal"),
         }
+        # The components in allocation order when every row's product has the same order
+        # (the usual case), else None and ``pay`` compares the ranks row by row.
+        first_ranks = {name: int(rank[0]) for name, rank in self.ranks.items() if rank.size}
+        self.common_order: list[str] | None = (
+            sorted(first_ranks, key=first_ranks.__getitem__)
+            if len(first_ranks) == len(self.ranks)
+            and all((rank == first_ranks[name]).all() for name, rank in self.ranks.items())
+            else None
+        )
         self.late_fee = col("late_fee_cents").copy()
         self.penalty = col("penalty_cents").copy()
         self.paid_principal = col("paid_principal_cents").copy()
@@ -514,6 +523,16 @@ class _Ledger:
     def pay(self, accounts: I64, rows: I64, lengths: I64, payable: BOOL, pool: I64) -> None:
         """The ``pool`` of each account pays its ``payable`` installment rows oldest first,
         components in allocation order; what is left is the account's credit."""
+        paying = pool > 0
+        if not paying.all():
+            # Most steps are a due date or a month end with nothing to pay with: those
+            # accounts keep their (empty) pool as credit and their rows are not touched.
+            self.credit[accounts[~paying]] = pool[~paying]
+            if not paying.any():
+                return
+            row_paying = np.repeat(paying, lengths)
+            accounts, pool, lengths = accounts[paying], pool[paying], lengths[paying]
+            rows, payable = rows[row_paying], payable[row_paying]
         unpaid = {
             "penalty": self.unpaid("penalty_interest", rows),
             "late_fee": self.unpaid("late_fee", rows),
@@ -527,20 +546,27 @@ class _Ledger:
         group_base = np.repeat(cumulative[np.cumsum(lengths) - lengths], lengths)
         owed_before = cumulative[:-1] - group_base
         to_installment = np.clip(np.repeat(pool, lengths) - owed_before, 0, owed)
-        for name, owed_component in unpaid.items():
-            rank = self.ranks[name]
-            before = np.zeros_like(owed_component)
-            for other, other_owed in unpaid.items():
-                if other != name:
-                    before += np.where(self.ranks[other][rows] < rank[rows], other_owed, 0)
-            share = np.clip(to_installment - before, 0, owed_component)
-            target = {
-                "penalty": self.paid_penalty,
-                "late_fee": self.paid_late_fee,
-                "fee": self.paid_fee,
-                "principal": self.paid_principal,
-            }[name]
-            target[rows] += share
+        targets = {
+            "penalty": self.paid_penalty,
+            "late_fee": self.paid_late_fee,
+            "fee": self.paid_fee,
+            "principal": self.paid_principal,
+        }
+        if self.common_order is not None:
+            # One allocation order for every row: each component gets what the components
+            # before it left, without comparing ranks row by row.
+            before = np.zeros_like(owed)
+            for name in self.common_order:
+                targets[name][rows] += np.clip(to_installment - before, 0, unpaid[name])
+                before += unpaid[name]
+        else:
+            ranks = {name: rank[rows] for name, rank in self.ranks.items()}
+            for name, owed_component in unpaid.items():
+                before = np.zeros_like(owed_component)
+                for other, other_owed in unpaid.items():
+                    if other != name:
+                        before += np.where(ranks[other] < ranks[name], other_owed, 0)
+                targets[name][rows] += np.clip(to_installment - before, 0, owed_component)
         self.credit[accounts] = pool - _group_sums(to_installment, lengths)
 
     def _moves(self, accounts: I64, previous: I64, day: I64, dpd_today: I64) -> list[I64]:
