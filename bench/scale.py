@@ -49,6 +49,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _worker_peak_mb() -> float:
+    """The largest peak of any worker process the step waited for (0 without workers)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def _count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
@@ -105,7 +110,10 @@ def step_first_close(args: argparse.Namespace) -> dict[str, Any]:
     from recoup.close import close_through
 
     results = close_through(
-        _engine(args), args.as_of - timedelta(days=1), partition_accounts=args.partition_accounts
+        _engine(args),
+        args.as_of - timedelta(days=1),
+        partition_accounts=args.partition_accounts,
+        workers=args.workers,
     )
     return {"accounts": sum(r.accounts for r in results), "partitions": len(results)}
 
@@ -131,7 +139,9 @@ def step_business_day(args: argparse.Namespace) -> dict[str, Any]:
 def step_recompute(args: argparse.Namespace) -> dict[str, Any]:
     from recoup.close import recompute_all
 
-    results = recompute_all(_engine(args), partition_accounts=args.partition_accounts)
+    results = recompute_all(
+        _engine(args), partition_accounts=args.partition_accounts, workers=args.workers
+    )
     return {"accounts": sum(r.accounts for r in results), "partitions": len(results)}
 
 
@@ -193,9 +203,11 @@ def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
     def row(label: str, step: str, throughput: str) -> None:
         got = figures.get(step)
         if got is not None:
-            rows.append(
-                f"| {label} | {got['seconds']:,.1f} s | {throughput} | {got['peak_mb']:,.0f} MB |"
-            )
+            memory = f"{got['peak_mb']:,.0f} MB"
+            if got.get("worker_peak_mb"):
+                worker = got["worker_peak_mb"]
+                memory += f", and each of {args.workers} workers up to {worker:,.0f} MB"
+            rows.append(f"| {label} | {got['seconds']:,.1f} s | {throughput} | {memory} |")
 
     if "simulate" in figures:
         row("simulate and write the files", "simulate", f"{figures['simulate']['rows']:,} rows")
@@ -243,6 +255,12 @@ def main() -> int:
     parser.add_argument("--naive-sample", type=int, default=10_000)
     parser.add_argument("--partition-accounts", type=int, default=250_000)
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes replaying partitions side by side in the first close and the recompute",
+    )
+    parser.add_argument(
         "--slice-accounts",
         type=int,
         default=1_000_000,
@@ -265,7 +283,11 @@ def main() -> int:
     if args.step is not None:
         clock = time.perf_counter()
         figures = STEPS[args.step](args)
-        figures |= {"seconds": time.perf_counter() - clock, "peak_mb": _peak_mb()}
+        figures |= {
+            "seconds": time.perf_counter() - clock,
+            "peak_mb": _peak_mb(),
+            "worker_peak_mb": _worker_peak_mb(),
+        }
         print(json.dumps(figures))
         return 0
 
@@ -277,7 +299,7 @@ def main() -> int:
         "--accounts", str(args.accounts), "--seed", str(args.seed),
         "--as-of", args.as_of.isoformat(), "--out", str(args.out),
         "--database-url", args.database_url, "--naive-sample", str(args.naive_sample),
-        "--partition-accounts", str(args.partition_accounts),
+        "--partition-accounts", str(args.partition_accounts), "--workers", str(args.workers),
         "--slice-accounts", str(args.slice_accounts),
     ]  # fmt: skip
     results_file = args.out / "results.json"

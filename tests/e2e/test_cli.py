@@ -176,6 +176,20 @@ def test_close__twice_on_the_same_day_reports_nothing_to_close(
     assert "nothing to close" in done.stdout
 
 
+def test_close__recompute_in_two_worker_processes_reports_each_partition(
+    closed_store: tuple[Path, list],  # type: ignore[type-arg]
+) -> None:
+    root, _ = closed_store
+    done = recoup("close", "--recompute", "--workers", "2", "--partition-accounts", "25", cwd=root)
+    assert done.returncode == 0, done.stderr
+    lines = sorted(line for line in done.stdout.splitlines() if "recomputed" in line)
+    assert len(lines) == 3  # accounts 1..25, 26..50, 51..60
+    assert sorted(int(line.split(": ")[2].split(" ")[0]) for line in lines) == [10, 25, 25]
+    refused = recoup("close", "--recompute", "--workers", "0", cwd=root)
+    assert refused.returncode != 0
+    assert "--workers must be at least 1" in refused.stderr
+
+
 def test_demo__runs_the_whole_cycle_on_a_small_book(tmp_path: Path) -> None:
     done = recoup(
         "demo", "--accounts", "3000", "--out", str(tmp_path / "demo"), "--as-of", "2026-03-18",

@@ -290,3 +290,43 @@ def test_close__the_same_day_again_recomputes_accounts_with_backdated_payments(
         kinds = conn.execute(sa.select(t.batch_runs.c.kind)).scalars().all()
     assert kinds[-1] == "recompute"
     _assert_matches_oracle(store, portfolio, through)
+
+
+def test_close__first_close_and_recompute_in_two_worker_processes_equal_the_oracle(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    """Partitions replayed by two processes side by side (on SQLite taking turns to write)
+    give the ledger one process gives, and every partition is recorded once."""
+    portfolio = random_portfolio(21, accounts=200, first_day=FIRST_DAY, days=260)
+    _load(store, tmp_path, portfolio, "all")
+    through = FIRST_DAY + timedelta(days=260)
+    first = close_through(store, through, partition_accounts=50, workers=2)
+    assert sorted(r.accounts for r in first) == [50, 50, 50, 50]
+    with store.connect() as conn:
+        assert close_module.last_closed_day(conn) == through
+    _assert_matches_oracle(store, portfolio, through)
+    before, charges_before = stored_ledger(store), _charge_totals(store)
+
+    results = recompute_all(store, partition_accounts=70, workers=2)
+    assert sorted(r.recomputed_accounts for r in results) == [60, 70, 70]
+    after = stored_ledger(store)
+    assert before[0] == after[0]
+    assert before[1].sort("plan_id", "period").equals(after[1].sort("plan_id", "period"))
+    assert before[2].sort("account_id", "moved_on").equals(after[2].sort("account_id", "moved_on"))
+    assert charges_before == _charge_totals(store)
+    with store.connect() as conn:
+        runs = conn.execute(
+            sa.select(t.batch_runs.c.kind, t.batch_runs.c.first_account_key).order_by(
+                t.batch_runs.c.kind, t.batch_runs.c.first_account_key
+            )
+        ).all()
+    assert [tuple(r) for r in runs] == [
+        ("close", None),
+        ("first_close", 1),
+        ("first_close", 51),
+        ("first_close", 101),
+        ("first_close", 151),
+        ("recompute", 1),
+        ("recompute", 71),
+        ("recompute", 141),
+    ]

@@ -158,7 +158,11 @@ def cmd_close(args: argparse.Namespace) -> int:
         )
 
     rules = run_rules
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     if args.engine == "spark":
+        if args.workers > 1:
+            raise UsageError("--workers is for the local engine; Spark spreads the work itself")
         from functools import partial
 
         from recoup.close.spark import run_rules_on_spark, spark_session
@@ -169,7 +173,11 @@ def cmd_close(args: argparse.Namespace) -> int:
         if args.through is not None:
             raise UsageError("--recompute recomputes through the last closed day; drop --through")
         results = recompute_all(
-            engine, partition_accounts=args.partition_accounts, on_partition=report, rules=rules
+            engine,
+            partition_accounts=args.partition_accounts,
+            on_partition=report,
+            rules=rules,
+            workers=args.workers,
         )
         if not results:
             print("nothing to recompute: no day has been closed yet")
@@ -182,6 +190,7 @@ def cmd_close(args: argparse.Namespace) -> int:
         on_window=report,
         rules=rules,
         partition_accounts=args.partition_accounts,
+        workers=args.workers,
     )
     if not results:
         print(f"nothing to close: closed through {before}" if before else "nothing to close")
@@ -349,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=250_000,
         help="accounts per partition of a recompute or a first close (bounds its memory)",
+    )
+    close.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes replaying partitions side by side in a recompute or a first close "
+        "(default 1; each holds one partition in memory)",
     )
     close.set_defaults(handler=cmd_close)
 

@@ -16,9 +16,13 @@ plan with the same rules, and their charges, moves and later snapshots rewritten
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -34,6 +38,7 @@ from recoup.ledger.kernel import (
 from recoup.products.spec import ProductCatalog
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
+from recoup.store.engine import create_store_engine
 from recoup.store.ledger_queries import (
     ACCOUNT_SCHEMA,
     ADJUSTMENT_SCHEMA,
@@ -131,13 +136,14 @@ def close_through(
     on_window: Callable[[WindowResult], None] | None = None,
     rules: Rules = run_rules,
     partition_accounts: int = 250_000,
+    workers: int = 1,
 ) -> list[WindowResult]:
     """Close every day after the last closed day through ``through``.
 
     Returns one result per window written. Closing days already closed writes nothing, unless
     accounts are waiting to be recomputed (then one recompute run through the last closed day).
     The first close of a store replays every account's whole history in partitions of
-    ``partition_accounts`` (see :func:`_first_close`).
+    ``partition_accounts``, ``workers`` processes side by side (see :func:`_first_close`).
     """
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
@@ -148,7 +154,9 @@ def close_through(
     if closed is None:
         if through < start:
             return []
-        return _first_close(engine, catalog, start, through, partition_accounts, on_window, rules)
+        return _first_close(
+            engine, catalog, start, through, partition_accounts, on_window, rules, workers
+        )
     spans = windows(start, through)
     if not spans and through <= closed:
         spans = [(closed, closed)] if _has_pending_recompute(engine, closed) else []
@@ -176,6 +184,7 @@ def _first_close(
     partition_accounts: int,
     on_partition: Callable[[WindowResult], None] | None,
     rules: Rules,
+    workers: int,
 ) -> list[WindowResult]:
     """The first close of a store: every account replayed from its first plan (or payment)
     through ``through`` in one pass of the rules, a partition of accounts at a time, with
@@ -184,33 +193,25 @@ def _first_close(
 
     Each partition commits on its own (a ``first_close`` run naming its account range), so
     a first close killed half-way keeps its finished partitions and a rerun does only the
-    rest. The day counts as closed only once the last partition is written: that partition's
-    transaction also records the ``close`` run that :func:`last_closed_day` reads. A rerun
-    for another day redoes every partition (a replay overwrites what it finds)."""
+    rest. The day counts as closed only once every partition is written: then the ``close``
+    run that :func:`last_closed_day` reads is recorded (a rerun after every partition was
+    written records just that). A rerun for another day redoes every partition (a replay
+    overwrites what it finds). ``workers`` processes replay partitions side by side."""
     with engine.connect() as conn:
         book = _empty_book(conn)
         low_key, high_key = _account_key_bounds(conn)
         done = _finished_partitions(conn, through)
     if low_key is None or high_key is None:
         return []
-    partitions = [
-        (low, min(low + partition_accounts - 1, high_key))
-        for low in range(low_key, high_key + 1, partition_accounts)
-    ]
+    partitions = _partitions(low_key, high_key, partition_accounts)
     to_do = [
         (low, high) for low, high in partitions if not any(a <= low and high <= b for a, b in done)
     ]
-    results = []
-    for number, (low, high) in enumerate(to_do, start=1):
-        with engine.begin() as conn:
-            result = _close_window(
-                conn, catalog, book, first_day, through, None, (low, high), rules=rules
-            )
-            if number == len(to_do):
-                _record_first_close(conn, first_day, through, len(partitions))
-        results.append(result)
-        if on_partition is not None:
-            on_partition(result)
+    results = _run_partitions(
+        engine, catalog, book, first_day, through, None, to_do, rules, workers, on_partition
+    )
+    with engine.begin() as conn:
+        _record_first_close(conn, first_day, through, len(partitions))
     return results
 
 
@@ -260,13 +261,22 @@ def _empty_book(conn: Connection) -> _OpenBook:
     """A book holding nothing: each partition of a replay reads its own accounts."""
     max_payment_key = conn.execute(sa.select(sa.func.max(t.payments.c.payment_key))).scalar()
     max_plan_key = conn.execute(sa.select(sa.func.max(t.plans.c.plan_key))).scalar()
+    return _book_of_nothing(int(max_payment_key or 0), int(max_plan_key or 0))
+
+
+def _book_of_nothing(max_payment_key: int, max_plan_key: int) -> _OpenBook:
     return _OpenBook(
         pl.DataFrame(schema=INSTALLMENT_SCHEMA),
         pl.DataFrame(schema=ACCOUNT_SCHEMA | {"tolerance_cents": pl.Int64}),
         pl.DataFrame(schema=PAYMENT_SCHEMA),
-        int(max_payment_key or 0),
-        int(max_plan_key or 0),
+        max_payment_key,
+        max_plan_key,
     )
+
+
+def _partitions(low_key: int, high_key: int, size: int) -> list[tuple[int, int]]:
+    """The ranges of ``size`` account keys that cover ``low_key .. high_key``."""
+    return [(low, min(low + size - 1, high_key)) for low in range(low_key, high_key + 1, size)]
 
 
 def _account_key_bounds(conn: Connection) -> tuple[int | None, int | None]:
@@ -281,13 +291,15 @@ def recompute_all(
     partition_accounts: int = 250_000,
     on_partition: Callable[[WindowResult], None] | None = None,
     rules: Rules = run_rules,
+    workers: int = 1,
 ) -> list[WindowResult]:
     """Recompute every account from its first plan through the last closed day (after a
     product rule changed, or to check the stored ledger), one partition of accounts at a
     time: each partition is read, replayed and written in its own transaction and recorded
     run, so memory stays bounded by the partition, whatever the portfolio's size. A killed
     recompute leaves every partition either recomputed or as it was; running it again
-    gives the same ledger."""
+    gives the same ledger. ``workers`` processes recompute partitions side by side (memory
+    is then bounded by that many partitions)."""
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
         closed = last_closed_day(conn)
@@ -295,17 +307,149 @@ def recompute_all(
         empty = _empty_book(conn)
     if closed is None or low_key is None or high_key is None:
         return []
-    results = []
-    for low in range(low_key, high_key + 1, partition_accounts):
-        high = min(low + partition_accounts - 1, high_key)
-        with engine.begin() as conn:
-            result = _close_window(
-                conn, catalog, empty, closed, closed, closed, (low, high), rules=rules
-            )
+    partitions = _partitions(low_key, high_key, partition_accounts)
+    return _run_partitions(
+        engine, catalog, empty, closed, closed, closed, partitions, rules, workers, on_partition
+    )
+
+
+def _run_partitions(
+    engine: Engine,
+    catalog: ProductCatalog,
+    book: _OpenBook,
+    first_day: date,
+    through: date,
+    last_closed: date | None,
+    partitions: Sequence[tuple[int, int]],
+    rules: Rules,
+    workers: int,
+    on_partition: Callable[[WindowResult], None] | None,
+) -> list[WindowResult]:
+    """Replay each partition (a range of account keys) and write it in its own transaction,
+    in ``workers`` processes side by side.
+
+    A partition is read and replayed outside any write transaction and then written in one,
+    so one worker's reading and rules overlap another's writing; on SQLite, which has one
+    writer at a time, the workers take turns to write (a lock they share) rather than time
+    out waiting for the database. Returns the results in the order partitions finished."""
+    results: list[WindowResult] = []
+
+    def done(result: WindowResult) -> None:
         results.append(result)
         if on_partition is not None:
             on_partition(result)
+
+    in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    if workers <= 1 or len(partitions) <= 1 or in_memory:
+        for forced in partitions:
+            done(
+                _close_partition(
+                    engine, catalog, book, first_day, through, last_closed, forced, rules
+                )
+            )
+        return results
+    if rules is not run_rules:
+        raise ValueError("partitions run in several processes with the local rules only")
+    context = multiprocessing.get_context("spawn")  # Polars' threads do not survive a fork
+    lock = context.Lock() if engine.dialect.name == "sqlite" else None
+    url = engine.url.render_as_string(hide_password=False)
+    search_path = None
+    if engine.dialect.name == "postgresql":
+        # The schema may come from the engine's connect arguments rather than its URL.
+        with engine.connect() as conn:
+            search_path = str(conn.exec_driver_sql("SHOW search_path").scalar_one())
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(partitions)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(url, search_path, lock),
+    ) as pool:
+        futures = [
+            pool.submit(
+                _partition_in_worker,
+                first_day,
+                through,
+                last_closed,
+                forced,
+                book.max_payment_key,
+                book.max_plan_key,
+            )
+            for forced in partitions
+        ]
+        try:
+            for future in as_completed(futures):
+                done(future.result())
+        except BaseException:
+            for future in futures:  # a failed partition stops those not yet started
+                future.cancel()
+            raise
     return results
+
+
+def _close_partition(
+    engine: Engine,
+    catalog: ProductCatalog,
+    book: _OpenBook,
+    first_day: date,
+    through: date,
+    last_closed: date | None,
+    forced: tuple[int, int],
+    rules: Rules,
+    write_lock: AbstractContextManager[object] | None = None,
+) -> WindowResult:
+    """Replay one partition of accounts (read, then the rules, on a connection that writes
+    nothing) and write it in one transaction, under ``write_lock`` when given."""
+    with engine.connect() as conn:
+        window = _prepare_window(
+            conn, catalog, book, first_day, through, last_closed, forced, Watermark(0, 0), rules
+        )
+    with write_lock or nullcontext(), engine.begin() as conn:
+        run_id = _start_run(conn, book, first_day, through, last_closed, forced)
+        return _write_window(conn, book, window, run_id, last_closed, forced)
+
+
+#: A worker process's store, catalog and write lock (see :func:`_start_worker`).
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(
+    url: str, search_path: str | None, lock: AbstractContextManager[object] | None
+) -> None:
+    """Open the store once per worker process, on the caller's PostgreSQL search path."""
+    engine = create_store_engine(url)
+    if search_path is not None:
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_search_path(dbapi_connection: Any, _record: Any) -> None:
+            # Outside a transaction, so the setting outlives the first rollback.
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute(f"SET search_path TO {search_path}")
+            dbapi_connection.autocommit = False
+
+    with engine.connect() as conn:
+        catalog = load_catalog_from_store(conn)
+    _worker.update(engine=engine, catalog=catalog, lock=lock)
+
+
+def _partition_in_worker(
+    first_day: date,
+    through: date,
+    last_closed: date | None,
+    forced: tuple[int, int],
+    max_payment_key: int,
+    max_plan_key: int,
+) -> WindowResult:
+    return _close_partition(
+        _worker["engine"],
+        _worker["catalog"],
+        _book_of_nothing(max_payment_key, max_plan_key),
+        first_day,
+        through,
+        last_closed,
+        forced,
+        run_rules,
+        _worker["lock"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -568,13 +712,31 @@ def _close_window(
 ) -> WindowResult:
     """Close one window in the caller's transaction. ``forced`` (a range of account keys)
     recomputes those accounts whether or not their past changed (a full recompute)."""
-    recompute_only = last_closed is not None and window_start <= last_closed
     seen = _watermark(conn)  # before this run's own row
+    # The run is recorded first: on SQLite that takes the write lock before the reads, so a
+    # writer committing meanwhile cannot invalidate them.
+    run_id = _start_run(conn, book, window_start, window_end, last_closed, forced)
+    window = _prepare_window(
+        conn, catalog, book, window_start, window_end, last_closed, forced, seen, rules
+    )
+    return _write_window(conn, book, window, run_id, last_closed, forced)
+
+
+def _start_run(
+    conn: Connection,
+    book: _OpenBook,
+    window_start: date,
+    window_end: date,
+    last_closed: date | None,
+    forced: tuple[int, int] | None,
+) -> int:
+    """Record the batch run of a window (finished by :func:`_write_window`); its id."""
+    recompute_only = last_closed is not None and window_start <= last_closed
     if last_closed is None and forced is not None:
         kind = FIRST_CLOSE_PARTITION
     else:
         kind = "recompute" if recompute_only else "close"
-    run_id = conn.execute(
+    run_id: int = conn.execute(
         t.batch_runs.insert()
         .values(
             kind=kind,
@@ -595,7 +757,37 @@ def _close_window(
         )
         .returning(t.batch_runs.c.run_id)
     ).scalar_one()
+    return run_id
 
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """A window read and its rules applied, not yet written: for each group of accounts
+    (those carried forward, those replayed) the installments as stored, the rules' result and
+    whether it is a replay."""
+
+    window_start: date
+    window_end: date
+    accounts: pl.DataFrame
+    clean_accounts: int
+    replayed: pl.DataFrame
+    replayed_select: sa.Select[tuple[int]]
+    results: list[tuple[pl.DataFrame, KernelResult, bool]]
+
+
+def _prepare_window(
+    conn: Connection,
+    catalog: ProductCatalog,
+    book: _OpenBook,
+    window_start: date,
+    window_end: date,
+    last_closed: date | None,
+    forced: tuple[int, int] | None,
+    seen: Watermark,
+    rules: Rules,
+) -> _Window:
+    """Read what a window needs and apply the rules; nothing is written."""
+    recompute_only = last_closed is not None and window_start <= last_closed
     dirty_select = _dirty_accounts(
         last_closed, window_end, book.max_payment_key, book.max_plan_key, forced, seen
     )
@@ -750,9 +942,31 @@ def _close_window(
             )
         )
 
+    return _Window(
+        window_start,
+        window_end,
+        accounts,
+        clean_accounts.height,
+        dirty_accounts,
+        dirty_select,
+        results,
+    )
+
+
+def _write_window(
+    conn: Connection,
+    book: _OpenBook,
+    window: _Window,
+    run_id: int,
+    last_closed: date | None,
+    forced: tuple[int, int] | None,
+) -> WindowResult:
+    """Write a prepared window in the caller's transaction and finish its run ``run_id``."""
+    accounts, results, window_end = window.accounts, window.results, window.window_end
+    dirty_accounts = window.replayed
     moves = charges = 0
     if dirty_accounts.height:
-        _forget_derived_rows(conn, dirty_subquery)
+        _forget_derived_rows(conn, window.replayed_select.subquery())
     for before, result, replayed in results:
         _write_installments(conn, before, result.installments)
         _write_accounts(conn, accounts, result.accounts)
@@ -771,7 +985,7 @@ def _close_window(
         .where(t.batch_runs.c.run_id == run_id)
         .values(
             finished_at=datetime.now(UTC),
-            accounts=clean_accounts.height + dirty_accounts.height,
+            accounts=window.clean_accounts + dirty_accounts.height,
             recomputed_accounts=dirty_accounts.height,
             moves=moves,
         )
@@ -780,9 +994,9 @@ def _close_window(
         _carry_forward(book, results, dirty_accounts)
     return WindowResult(
         run_id,
-        window_start,
+        window.window_start,
         window_end,
-        clean_accounts.height + dirty_accounts.height,
+        window.clean_accounts + dirty_accounts.height,
         dirty_accounts.height,
         moves,
         charges,
