@@ -38,7 +38,7 @@ from recoup.ledger.kernel import (
 from recoup.products.spec import ProductCatalog
 from recoup.store import tables as t
 from recoup.store.bulk import insert_frame, read_frame, update_from_frame
-from recoup.store.engine import create_store_engine
+from recoup.store.engine import create_store_engine, refresh_planner_statistics
 from recoup.store.ledger_queries import (
     ACCOUNT_SCHEMA,
     ADJUSTMENT_SCHEMA,
@@ -212,6 +212,7 @@ def _first_close(
     )
     with engine.begin() as conn:
         _record_first_close(conn, first_day, through, len(partitions))
+    refresh_planner_statistics(engine)  # every account's state was just written
     return results
 
 
@@ -308,9 +309,11 @@ def recompute_all(
     if closed is None or low_key is None or high_key is None:
         return []
     partitions = _partitions(low_key, high_key, partition_accounts)
-    return _run_partitions(
+    results = _run_partitions(
         engine, catalog, empty, closed, closed, closed, partitions, rules, workers, on_partition
     )
+    refresh_planner_statistics(engine)
+    return results
 
 
 def _run_partitions(
@@ -584,16 +587,15 @@ def _open_book(
         keys = sa.select(t.accounts.c.account_key)
         scope: list[sa.ColumnElement[bool]] = []
         installment_scope: list[sa.ColumnElement[bool]] = []
-        beyond_scope: list[sa.ColumnElement[bool]] | None = None
     else:
         in_play = _in_play(last_closed, through, max_plan_key).subquery()
         keys = sa.select(in_play.c.account_key)
         scope = [t.accounts.c.account_key.in_(keys)]
         # Installments falling due after `through` cannot change before it (no charge, no
-        # payment reaches them), so they are not read: only their unpaid principal, summed
-        # by the database, which the accounts' outstanding principal includes. Accounts with
-        # an adjustment in the days closed or a re-ageing plan read them all (a settlement
-        # pays every installment; a re-age waits on installments not yet due).
+        # payment reaches them), so they are not read (see _with_principal_beyond for what
+        # they owe). Accounts with an adjustment in the days closed or a re-ageing plan read
+        # them all (a settlement pays every installment; a re-age waits on installments not
+        # yet due), and so do plans starting within the days closed.
         whole = _whole_ledger_accounts(last_closed, through)
         installment_scope = [
             i.c.account_key.in_(keys),
@@ -603,21 +605,13 @@ def _open_book(
                 p.c.start_date > last_closed,
             ),
         ]
-        # Only plans started before the first day closed: a plan starting within the days
-        # closed is part of the account from its start only, so it is read whole.
-        beyond_scope = [
-            i.c.account_key.in_(keys),
-            i.c.due_date > through,
-            i.c.account_key.not_in(whole),
-            p.c.start_date <= last_closed,
-        ]
     accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
     accounts = _with_tolerance(conn, catalog, accounts, max_plan_key, keys)
-    if beyond_scope is not None:
-        accounts = _with_principal_beyond(conn, accounts, [*open_rows, *beyond_scope])
     installments = read_frame(
         conn, installments_query([*open_rows, *installment_scope]), INSTALLMENT_SCHEMA
     )
+    if last_closed is not None:
+        accounts = _with_principal_beyond(accounts, installments, last_closed)
     payments = read_frame(
         conn,
         payments_query(
@@ -659,22 +653,33 @@ def _whole_ledger_accounts(last_closed: date, through: date) -> sa.Select[tuple[
 
 
 def _with_principal_beyond(
-    conn: Connection, accounts: pl.DataFrame, where: list[sa.ColumnElement[bool]]
+    accounts: pl.DataFrame, installments: pl.DataFrame, last_closed: date
 ) -> pl.DataFrame:
-    """The accounts with ``principal_beyond_cents``: the unpaid principal of their open
-    installments that ``where`` selects (those not read), summed in the database."""
-    i, p = t.installments, t.plans
-    unpaid = i.c.principal_cents - i.c.paid_principal_cents - i.c.adjusted_principal_cents
-    beyond = read_frame(
-        conn,
-        sa.select(i.c.account_key, sa.func.sum(unpaid))
-        .select_from(i.join(p, i.c.plan_key == p.c.plan_key))
-        .where(*where)
-        .group_by(i.c.account_key),
-        {"account_key": pl.Int64, "principal_beyond_cents": pl.Int64},
+    """The accounts with ``principal_beyond_cents``: the unpaid principal of the open
+    installments the close did not read (those falling due after its last day).
+
+    No query is needed: an account's stored outstanding principal is the unpaid principal
+    of every installment of its plans started by ``last_closed``, as the last close left
+    them, and nothing has changed them since (a change makes the account replay). So what was
+    not read is that total less the unpaid principal of what was read of those plans."""
+    unpaid = (
+        pl.col("principal_cents")
+        - pl.col("paid_principal_cents")
+        - pl.col("adjusted_principal_cents")
     )
-    return accounts.join(beyond, on="account_key", how="left").with_columns(
-        pl.col("principal_beyond_cents").fill_null(0)
+    read = (
+        installments.filter(pl.col("start_date") <= last_closed)
+        .group_by("account_key")
+        .agg(unpaid.sum().alias("principal_read"))
+    )
+    return (
+        accounts.join(read, on="account_key", how="left")
+        .with_columns(
+            (pl.col("outstanding_principal_cents") - pl.col("principal_read").fill_null(0)).alias(
+                "principal_beyond_cents"
+            )
+        )
+        .drop("principal_read")
     )
 
 
