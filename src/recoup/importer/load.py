@@ -52,6 +52,7 @@ from recoup.store.bulk import (
     temporary_table,
     update_from_frame,
 )
+from recoup.store.engine import refresh_planner_statistics
 from recoup.store.repository import load_catalog_from_store, next_key, save_catalog
 
 
@@ -498,17 +499,3 @@ def _write(
         payments_skipped=payments.skipped if payments else 0,
         reversals_added=reversals,
     )
-
-
-def refresh_planner_statistics(engine: sa.Engine) -> None:
-    """Let the database's query planner see the tables as they now are.
-
-    Without statistics, SQLite may walk the wrong index of a table millions of rows long;
-    PostgreSQL's autovacuum would analyze a freshly loaded table only later. A sampled
-    ``ANALYZE`` (SQLite reads at most ``analysis_limit`` rows per index) takes a second or
-    two.
-    """
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA analysis_limit = 2000")
-        conn.exec_driver_sql("ANALYZE")
