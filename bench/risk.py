@@ -135,7 +135,8 @@ def synthetic_target(features: pl.DataFrame, seed: int = 2) -> np.ndarray:
     since = np.minimum(features["days_since_payment"].fill_null(9999).to_numpy(), 400)
     ratio = features["payment_ratio_3m"].fill_null(1.0).to_numpy()
     logit = -3.0 + 0.02 * dpd + 0.01 * since - 1.0 * ratio
-    return (rng.random(features.height) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    target: np.ndarray = (rng.random(features.height) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    return target
 
 
 def main() -> None:

@@ -71,7 +71,7 @@ def _slices(args: argparse.Namespace) -> list[tuple[int, int]]:
 
 
 def _slice_dir(args: argparse.Namespace, number: int) -> Path:
-    return args.out / "files" / f"slice-{number:03d}"
+    return Path(args.out) / "files" / f"slice-{number:03d}"
 
 
 def step_simulate(args: argparse.Namespace) -> dict[str, Any]:
@@ -283,13 +283,13 @@ def main() -> int:
 
     if args.step is not None:
         clock = time.perf_counter()
-        figures = STEPS[args.step](args)
-        figures |= {
+        measured = STEPS[args.step](args)
+        measured |= {
             "seconds": time.perf_counter() - clock,
             "peak_mb": _peak_mb(),
             "worker_peak_mb": _worker_peak_mb(),
         }
-        print(json.dumps(figures))
+        print(json.dumps(measured))
         return 0
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
