@@ -1085,17 +1085,20 @@ def _write_installments(conn: Connection, before: pl.DataFrame, after: pl.DataFr
         *[pl.col(c).alias(f"{c}_was") for c in STATE_COLUMNS],
         pl.col("settled").alias("settled_was"),
     )
-    changed = (
-        keyed.join(previous, on=["plan_key", "period"], how="left")
-        .filter(
-            pl.any_horizontal(
-                pl.col(c).ne_missing(pl.col(f"{c}_was")) for c in (*STATE_COLUMNS, "settled")
-            )
+    changed = keyed.join(previous, on=["plan_key", "period"], how="left").filter(
+        pl.any_horizontal(
+            pl.col(c).ne_missing(pl.col(f"{c}_was")) for c in (*STATE_COLUMNS, "settled")
         )
-        .select(keyed.columns)
     )
-    if changed.height:
-        update_from_frame(conn, t.installments, changed, ["plan_key", "period"])
+    # `settled` is in two indexes, and SQLite rewrites the index entries of every row an
+    # UPDATE sets an indexed column on, changed or not: most rows (a day's penalty) only
+    # change amounts, so they are written without it.
+    settles = pl.col("settled").ne_missing(pl.col("settled_was"))
+    amounts_only = changed.filter(~settles).select("plan_key", "period", *STATE_COLUMNS)
+    settling = changed.filter(settles).select(keyed.columns)
+    for rows in (amounts_only, settling):
+        if rows.height:
+            update_from_frame(conn, t.installments, rows, ["plan_key", "period"])
 
 
 _ACCOUNT_STATE = (
