@@ -16,7 +16,11 @@ plan with the same rules, and their charges, moves and later snapshots rewritten
 from __future__ import annotations
 
 import calendar
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
@@ -365,7 +369,7 @@ def _run_partitions(
         max_workers=min(workers, len(partitions)),
         mp_context=context,
         initializer=_start_worker,
-        initargs=(url, search_path, lock),
+        initargs=(url, search_path, lock, os.getpid()),
     ) as pool:
         futures = [
             pool.submit(
@@ -416,9 +420,16 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(
-    url: str, search_path: str | None, lock: AbstractContextManager[object] | None
+    url: str,
+    search_path: str | None,
+    lock: AbstractContextManager[object] | None,
+    parent: int,
 ) -> None:
-    """Open the store once per worker process, on the caller's PostgreSQL search path."""
+    """Open the store once per worker process, on the caller's PostgreSQL search path.
+
+    A worker dies with the close that started it: a close killed mid-run must leave only
+    whole partitions, not a worker writing on while the close is run again."""
+    _die_with_parent(parent)
     engine = create_store_engine(url)
     if search_path is not None:
 
@@ -432,6 +443,16 @@ def _start_worker(
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
     _worker.update(engine=engine, catalog=catalog, lock=lock)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (elsewhere, do nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, from <linux/prctl.h>
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(set_parent_death_signal, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
 
 
 def _partition_in_worker(
