@@ -125,6 +125,30 @@ def test_close__daily_closes_equal_one_long_close(store: sa.Engine, tmp_path: Pa
     one_go.dispose()
 
 
+def test_close__finds_the_accounts_in_arrears_through_their_index(tmp_path: Path) -> None:
+    """A day's close finds the accounts in arrears (about a tenth of a portfolio) through
+    their partial index; a condition the index does not match (such as one with its zeros as
+    bound parameters) would read every account of the portfolio every day."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    portfolio = random_portfolio(13, accounts=300, first_day=FIRST_DAY, days=300)
+    _load(store, tmp_path, portfolio, "all")
+    last_closed = FIRST_DAY + timedelta(days=299)
+    close_through(store, last_closed)  # the first close leaves fresh planner statistics
+    in_play = close_module._in_play(last_closed, last_closed + timedelta(days=1), 2**62)
+    with store.connect() as conn:
+        in_arrears = conn.execute(
+            sa.select(sa.func.count()).select_from(t.accounts).where(t.accounts.c.dpd > 0)
+        ).scalar_one()
+        # Compiled as the close runs it: with its bound parameters.
+        compiled = in_play.compile(conn)
+        params = tuple(str(compiled.params[name]) for name in compiled.positiontup or ())
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+    assert 0 < in_arrears < len(portfolio)  # the index holds some accounts, not all
+    steps = [row[-1] for row in plan]
+    assert any("accounts USING INDEX ix_accounts_in_arrears" in step for step in steps), steps
+    store.dispose()
+
+
 def _month_end_states(store: sa.Engine) -> list[tuple[object, ...]]:
     s = t.account_states
     columns = [c for c in s.c if c.name != "run_id"]

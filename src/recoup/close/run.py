@@ -41,7 +41,7 @@ from recoup.ledger.kernel import (
 )
 from recoup.products.spec import ProductCatalog
 from recoup.store import tables as t
-from recoup.store.bulk import insert_frame, read_frame, update_from_frame
+from recoup.store.bulk import insert_frame, read_frame, temporary_table, update_from_frame
 from recoup.store.engine import create_store_engine, refresh_planner_statistics
 from recoup.store.ledger_queries import (
     ACCOUNT_SCHEMA,
@@ -580,7 +580,9 @@ def _in_play(last_closed: date, through: date, max_plan_key: int) -> sa.Select[t
         sa.select(adj.c.account_key).where(
             adj.c.effective_on > last_closed, adj.c.effective_on <= through
         ),
-        sa.select(a.c.account_key).where(sa.or_(a.c.overdue_cents > 0, a.c.dpd > 0)),
+        # In the words of the index's own condition, so that the database reads the index
+        # (zeros as bound parameters would hide it) instead of every account.
+        sa.select(a.c.account_key).where(sa.text(t.ACCOUNTS_IN_ARREARS)),
         sa.select(i.c.account_key).where(
             i.c.settled == 0, i.c.due_date > last_closed, i.c.due_date <= through
         ),
@@ -600,39 +602,23 @@ def _open_book(
 ) -> _OpenBook:
     """Read what the close of ``first_day .. through`` needs: on a store never closed, every
     account; after that, only the accounts in play (see :func:`_in_play`)."""
-    i, p, pay = t.installments, t.plans, t.payments
+    p, pay = t.plans, t.payments
     max_payment_key = conn.execute(sa.select(sa.func.max(pay.c.payment_key))).scalar() or 0
     max_plan_key = conn.execute(sa.select(sa.func.max(p.c.plan_key))).scalar() or 0
-    open_rows = [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
     if last_closed is None:
-        keys = sa.select(t.accounts.c.account_key)
-        scope: list[sa.ColumnElement[bool]] = []
-        installment_scope: list[sa.ColumnElement[bool]] = []
+        accounts, installments = _read_accounts(
+            conn, catalog, through, max_plan_key, last_closed, None
+        )
     else:
-        in_play = _in_play(last_closed, through, max_plan_key).subquery()
-        keys = sa.select(in_play.c.account_key)
-        scope = [t.accounts.c.account_key.in_(keys)]
-        # Installments falling due after `through` cannot change before it (no charge, no
-        # payment reaches them), so they are not read (see _with_principal_beyond for what
-        # they owe). Accounts with an adjustment in the days closed or a re-ageing plan read
-        # them all (a settlement pays every installment; a re-age waits on installments not
-        # yet due), and so do plans starting within the days closed.
-        whole = _whole_ledger_accounts(last_closed, through)
-        installment_scope = [
-            i.c.account_key.in_(keys),
-            sa.or_(
-                i.c.due_date <= through,
-                i.c.account_key.in_(whole),
-                p.c.start_date > last_closed,
-            ),
-        ]
-    accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
-    accounts = _with_tolerance(conn, catalog, accounts, max_plan_key, keys)
-    installments = read_frame(
-        conn, installments_query([*open_rows, *installment_scope]), INSTALLMENT_SCHEMA
-    )
-    if last_closed is not None:
-        accounts = _with_principal_beyond(accounts, installments, last_closed)
+        # The accounts in play are found once and kept for the reads that follow (each of
+        # them named the query again, which the database then ran again).
+        in_play = read_frame(
+            conn, _in_play(last_closed, through, max_plan_key), {"account_key": pl.Int64}
+        )
+        with temporary_table(conn, in_play) as keys:
+            accounts, installments = _read_accounts(
+                conn, catalog, through, max_plan_key, last_closed, keys
+            )
     payments = read_frame(
         conn,
         payments_query(
@@ -659,6 +645,49 @@ def _open_book(
         int(max_plan_key),
         adjustments,
     )
+
+
+def _read_accounts(
+    conn: Connection,
+    catalog: ProductCatalog,
+    through: date,
+    max_plan_key: int,
+    last_closed: date | None,
+    in_play: sa.Table | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The accounts (those in the table ``in_play``, or every one before the first close) and
+    their open installments."""
+    i, p = t.installments, t.plans
+    open_rows = [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
+    if in_play is None or last_closed is None:
+        keys = sa.select(t.accounts.c.account_key)
+        scope: list[sa.ColumnElement[bool]] = []
+        installment_scope: list[sa.ColumnElement[bool]] = []
+    else:
+        keys = sa.select(in_play.c.account_key)
+        scope = [t.accounts.c.account_key.in_(keys)]
+        # Installments falling due after `through` cannot change before it (no charge, no
+        # payment reaches them), so they are not read (see _with_principal_beyond for what
+        # they owe). Accounts with an adjustment in the days closed or a re-ageing plan read
+        # them all (a settlement pays every installment; a re-age waits on installments not
+        # yet due), and so do plans starting within the days closed.
+        whole = _whole_ledger_accounts(last_closed, through)
+        installment_scope = [
+            i.c.account_key.in_(keys),
+            sa.or_(
+                i.c.due_date <= through,
+                i.c.account_key.in_(whole),
+                p.c.start_date > last_closed,
+            ),
+        ]
+    accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
+    accounts = _with_tolerance(conn, catalog, accounts, max_plan_key, keys)
+    installments = read_frame(
+        conn, installments_query([*open_rows, *installment_scope]), INSTALLMENT_SCHEMA
+    )
+    if last_closed is not None:
+        accounts = _with_principal_beyond(accounts, installments, last_closed)
+    return accounts, installments
 
 
 def _whole_ledger_accounts(last_closed: date, through: date) -> sa.Select[tuple[int]]:

@@ -80,6 +80,10 @@ contact_points = Table(
     UniqueConstraint("borrower_key", "kind", "value", name="uq_contact_point"),
 )
 
+#: The condition of ``ix_accounts_in_arrears``; a query finds those accounts through the index
+#: when its condition is this same text.
+ACCOUNTS_IN_ARREARS = "overdue_cents > 0 OR dpd > 0"
+
 accounts = Table(
     "accounts",
     metadata,
@@ -95,6 +99,14 @@ accounts = Table(
     Column("overdue_cents", BigInteger, nullable=False, default=0),
     # Principal not yet paid, over every plan started by the last closed day.
     Column("outstanding_principal_cents", BigInteger, nullable=False, server_default="0"),
+    # The accounts in arrears, which every day's close reads (their charges accrue, their DPD
+    # ages): about a tenth of a portfolio, found without reading the other nine tenths.
+    Index(
+        "ix_accounts_in_arrears",
+        "account_key",
+        postgresql_where=text(ACCOUNTS_IN_ARREARS),
+        sqlite_where=text(ACCOUNTS_IN_ARREARS),
+    ),
 )
 
 plans = Table(
