@@ -135,6 +135,39 @@ def test_bulk__update_from_frame_sets_only_matching_rows(engine: sa.Engine) -> N
     assert back.equals(expected)
 
 
+def test_bulk__update_from_frame_of_many_rows_sets_each_and_counts_them_all(
+    engine: sa.Engine,
+) -> None:
+    SAMPLE.create(engine)
+    stored = sample_frame(120_003)
+    later = datetime(2024, 7, 1, 23, 59, 59, 500_000, tzinfo=UTC)
+    # Every other row, more of them than one chunk of rows holds, all with a new time and
+    # label, and a key that matches no row.
+    changes = pl.concat(
+        [
+            stored.filter(pl.col("key") % 2 == 0).select(
+                "key",
+                pl.lit(later).dt.cast_time_unit("us").alias("at"),
+                (pl.col("key").cast(pl.Utf8) + "-new").alias("label"),
+            ),
+            pl.DataFrame({"key": [10**9], "at": [later], "label": ["none"]}),
+        ]
+    )
+    with engine.begin() as conn:
+        insert_frame(conn, SAMPLE, stored)
+        assert update_from_frame(conn, SAMPLE, changes, ["key"]) == changes.height - 1
+        back = read_frame(conn, sa.select(SAMPLE).order_by(SAMPLE.c.key), SAMPLE_SCHEMA)
+    even = pl.col("key") % 2 == 0
+    expected = stored.with_columns(
+        pl.when(even).then(pl.lit(later)).otherwise(pl.col("at")).alias("at"),
+        pl.when(even)
+        .then(pl.col("key").cast(pl.Utf8) + "-new")
+        .otherwise(pl.col("label"))
+        .alias("label"),
+    )
+    assert back.equals(expected)
+
+
 def test_bulk__nothing_is_kept_when_the_transaction_fails(engine: sa.Engine) -> None:
     SAMPLE.create(engine)
     with pytest.raises(RuntimeError), engine.begin() as conn:

