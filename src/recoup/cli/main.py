@@ -22,7 +22,12 @@ from recoup.products.spec import FeeModel, Product, ProductError, load_catalog
 from recoup.yamlfile import YamlFileError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import Engine
+
+    from recoup.close import WindowResult
+    from recoup.close.run import Rules
 
 
 class UsageError(Exception):
@@ -140,7 +145,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    from recoup.close import WindowResult, close_through, last_closed_day, recompute_all
+    from recoup.close import CloseInProgress, last_closed_day
     from recoup.ledger.kernel import run_rules
 
     engine = _store()
@@ -172,19 +177,38 @@ def cmd_close(args: argparse.Namespace) -> int:
     if args.recompute:
         if args.through is not None:
             raise UsageError("--recompute recomputes through the last closed day; drop --through")
-        results = recompute_all(
+    elif args.through is None:
+        raise UsageError("give --through DATE (or --recompute)")
+    try:
+        results = _close_or_recompute(engine, args, report, rules)
+    except CloseInProgress as exc:
+        raise CommandRefused(str(exc)) from None
+    if results:
+        return 0
+    if args.recompute:
+        print("nothing to recompute: no day has been closed yet")
+    else:
+        print(f"nothing to close: closed through {before}" if before else "nothing to close")
+    return 0
+
+
+def _close_or_recompute(
+    engine: Engine,
+    args: argparse.Namespace,
+    report: Callable[[WindowResult], None],
+    rules: Rules,
+) -> list[WindowResult]:
+    from recoup.close import close_through, recompute_all
+
+    if args.recompute:
+        return recompute_all(
             engine,
             partition_accounts=args.partition_accounts,
             on_partition=report,
             rules=rules,
             workers=args.workers,
         )
-        if not results:
-            print("nothing to recompute: no day has been closed yet")
-        return 0
-    if args.through is None:
-        raise UsageError("give --through DATE (or --recompute)")
-    results = close_through(
+    return close_through(
         engine,
         args.through,
         on_window=report,
@@ -192,9 +216,6 @@ def cmd_close(args: argparse.Namespace) -> int:
         partition_accounts=args.partition_accounts,
         workers=args.workers,
     )
-    if not results:
-        print(f"nothing to close: closed through {before}" if before else "nothing to close")
-    return 0
 
 
 def cmd_account_show(args: argparse.Namespace) -> int:

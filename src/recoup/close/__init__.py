@@ -1,5 +1,6 @@
 """The daily close: aging the whole portfolio, one recorded run per window of days."""
 
+from recoup.close.lock import CloseInProgress
 from recoup.close.run import WindowResult, close_through, last_closed_day, recompute_all
 
-__all__ = ["WindowResult", "close_through", "last_closed_day", "recompute_all"]
+__all__ = ["CloseInProgress", "WindowResult", "close_through", "last_closed_day", "recompute_all"]

@@ -32,6 +32,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from recoup.close.lock import exclusive_close
 from recoup.ledger.kernel import (
     STATE_COLUMNS,
     KernelResult,
@@ -148,7 +149,20 @@ def close_through(
     accounts are waiting to be recomputed (then one recompute run through the last closed day).
     The first close of a store replays every account's whole history in partitions of
     ``partition_accounts``, ``workers`` processes side by side (see :func:`_first_close`).
+    Raises :class:`CloseInProgress` if another close of the store is running.
     """
+    with exclusive_close(engine):
+        return _close_through(engine, through, on_window, rules, partition_accounts, workers)
+
+
+def _close_through(
+    engine: Engine,
+    through: date,
+    on_window: Callable[[WindowResult], None] | None,
+    rules: Rules,
+    partition_accounts: int,
+    workers: int,
+) -> list[WindowResult]:
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
         closed = last_closed_day(conn)
@@ -304,7 +318,19 @@ def recompute_all(
     run, so memory stays bounded by the partition, whatever the portfolio's size. A killed
     recompute leaves every partition either recomputed or as it was; running it again
     gives the same ledger. ``workers`` processes recompute partitions side by side (memory
-    is then bounded by that many partitions)."""
+    is then bounded by that many partitions). Raises :class:`CloseInProgress` if another
+    close of the store is running."""
+    with exclusive_close(engine):
+        return _recompute_all(engine, partition_accounts, on_partition, rules, workers)
+
+
+def _recompute_all(
+    engine: Engine,
+    partition_accounts: int,
+    on_partition: Callable[[WindowResult], None] | None,
+    rules: Rules,
+    workers: int,
+) -> list[WindowResult]:
     with engine.connect() as conn:
         catalog = load_catalog_from_store(conn)
         closed = last_closed_day(conn)
