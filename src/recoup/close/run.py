@@ -180,12 +180,19 @@ def _close_through(
         spans = [(closed, closed)] if _has_pending_recompute(engine, closed) else []
     results = []
     book: _OpenBook | None = None
-    for window_start, window_end in spans:
+    for number, (window_start, window_end) in enumerate(spans, start=1):
         with engine.begin() as conn:
             if book is None:
                 book = _open_book(conn, catalog, window_start, through, closed)
             result = _close_window(
-                conn, catalog, book, window_start, window_end, closed, rules=rules
+                conn,
+                catalog,
+                book,
+                window_start,
+                window_end,
+                closed,
+                rules=rules,
+                keep_book=number < len(spans),
             )
         results.append(result)
         closed = window_end
@@ -438,7 +445,7 @@ def _close_partition(
         )
     with write_lock or nullcontext(), engine.begin() as conn:
         run_id = _start_run(conn, book, first_day, through, last_closed, forced)
-        return _write_window(conn, book, window, run_id, last_closed, forced)
+        return _write_window(conn, book, window, run_id, last_closed, forced, keep_book=False)
 
 
 #: A worker process's store, catalog and write lock (see :func:`_start_worker`).
@@ -790,9 +797,12 @@ def _close_window(
     last_closed: date | None,
     forced: tuple[int, int] | None = None,
     rules: Rules = run_rules,
+    keep_book: bool = True,
 ) -> WindowResult:
     """Close one window in the caller's transaction. ``forced`` (a range of account keys)
-    recomputes those accounts whether or not their past changed (a full recompute)."""
+    recomputes those accounts whether or not their past changed (a full recompute).
+    ``keep_book`` brings ``book`` to the window's end for the next window (the last window
+    of a close has none)."""
     seen = _watermark(conn)  # before this run's own row
     # The run is recorded first: on SQLite that takes the write lock before the reads, so a
     # writer committing meanwhile cannot invalidate them.
@@ -800,7 +810,7 @@ def _close_window(
     window = _prepare_window(
         conn, catalog, book, window_start, window_end, last_closed, forced, seen, rules
     )
-    return _write_window(conn, book, window, run_id, last_closed, forced)
+    return _write_window(conn, book, window, run_id, last_closed, forced, keep_book=keep_book)
 
 
 def _start_run(
@@ -1041,8 +1051,11 @@ def _write_window(
     run_id: int,
     last_closed: date | None,
     forced: tuple[int, int] | None,
+    *,
+    keep_book: bool,
 ) -> WindowResult:
-    """Write a prepared window in the caller's transaction and finish its run ``run_id``."""
+    """Write a prepared window in the caller's transaction and finish its run ``run_id``;
+    with ``keep_book``, bring ``book`` to the window's end."""
     accounts, results, window_end = window.accounts, window.results, window.window_end
     dirty_accounts = window.replayed
     moves = charges = 0
@@ -1071,7 +1084,7 @@ def _write_window(
             moves=moves,
         )
     )
-    if forced is None:  # a full recompute streams partitions; it keeps no book
+    if keep_book:  # a full recompute or the last window of a close needs no book after it
         _carry_forward(book, results, dirty_accounts)
     return WindowResult(
         run_id,
