@@ -188,6 +188,41 @@ def test_close__recompute_in_two_worker_processes_reports_each_partition(
     refused = recoup("close", "--recompute", "--workers", "0", cwd=root)
     assert refused.returncode != 0
     assert "--workers must be at least 1" in refused.stderr
+    refused = recoup("close", "--recompute", "--partition-accounts", "0", cwd=root)
+    assert refused.returncode == 2
+    assert "--partition-accounts must be at least 1" in refused.stderr
+
+
+def test_close__help_gives_the_default_partition_the_close_uses(tmp_path: Path) -> None:
+    from recoup.close import PARTITION_ACCOUNTS
+
+    done = recoup("close", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert f"default {PARTITION_ACCOUNTS:,}" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sqlite:///{tmp}/no-such-folder/recoup.db", "unable to open database file"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "Connection refused"),
+    ],
+    ids=["sqlite-file-cannot-be-opened", "postgresql-server-unreachable"],
+)
+def test_cli__a_database_failure_is_one_line_with_its_reason_not_a_traceback(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    env = dict(os.environ, RECOUP_DATABASE_URL=url.format(tmp=tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "recoup.cli.main", "close", "--through", "2026-01-31"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("recoup close: error: the database failed (")
+    assert reason in lines[0]
 
 
 def test_demo__runs_the_whole_cycle_on_a_small_book(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Each sub-command parses its arguments, opens what it needs (files, the store), calls the
 capability packages and prints the result. Errors a user can fix are printed as one line
-naming what is wrong and where, with exit status 2; nothing is half-written.
+naming what is wrong and where, with exit status 2; nothing is half-written. A failure of
+the database itself (a full disk, an unreachable server) is one line with exit status 3.
 """
 
 from __future__ import annotations
@@ -165,6 +166,8 @@ def cmd_close(args: argparse.Namespace) -> int:
     rules = run_rules
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.partition_accounts is not None and args.partition_accounts < 1:
+        raise UsageError("--partition-accounts must be at least 1")
     if args.engine == "spark":
         if args.workers > 1:
             raise UsageError("--workers is for the local engine; Spark spreads the work itself")
@@ -198,12 +201,13 @@ def _close_or_recompute(
     report: Callable[[WindowResult], None],
     rules: Rules,
 ) -> list[WindowResult]:
-    from recoup.close import close_through, recompute_all
+    from recoup.close import PARTITION_ACCOUNTS, close_through, recompute_all
 
+    partition_accounts = args.partition_accounts or PARTITION_ACCOUNTS
     if args.recompute:
         return recompute_all(
             engine,
-            partition_accounts=args.partition_accounts,
+            partition_accounts=partition_accounts,
             on_partition=report,
             rules=rules,
             workers=args.workers,
@@ -213,7 +217,7 @@ def _close_or_recompute(
         args.through,
         on_window=report,
         rules=rules,
-        partition_accounts=args.partition_accounts,
+        partition_accounts=partition_accounts,
         workers=args.workers,
     )
 
@@ -377,8 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument(
         "--partition-accounts",
         type=int,
-        default=250_000,
-        help="accounts per partition of a recompute or a first close (bounds its memory)",
+        default=None,  # recoup.close.PARTITION_ACCOUNTS, not imported to build the parser
+        help="accounts per partition of a recompute or a first close (default 125,000; "
+        "bounds each process's memory)",
     )
     close.add_argument(
         "--workers",
@@ -447,6 +452,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+    except Exception as exc:
+        failure = _store_failure(exc)
+        if failure is None:
+            raise  # a fault in Recoup itself: the traceback is what a developer needs
+        print(f"recoup {args.command}: error: {failure}", file=sys.stderr)
+        return 3
+
+
+def _store_failure(exc: Exception) -> str | None:
+    """One line for a failure of the database itself (a full disk, a file that cannot be
+    opened, a server that cannot be reached), or None for anything else.
+
+    The operator can fix these, and the store is as the last commit left it: every write is
+    one transaction, and a close keeps the windows and partitions it finished. Without this
+    the driver's error would come with the statement and, for a bulk write, thousands of
+    parameters."""
+    if "sqlalchemy" not in sys.modules:  # no store was opened
+        return None
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return None
+    reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
+    return (
+        f"the database failed ({reason}); what was not committed is rolled back and nothing "
+        "else is lost: fix the cause and run the command again (a close resumes where it stopped)"
+    )
 
 
 if __name__ == "__main__":
