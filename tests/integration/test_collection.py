@@ -15,7 +15,9 @@ import sqlalchemy as sa
 
 from recoup.allocation import default_teams_path, load_teams
 from recoup.close import close_through
+from recoup.collection import case_book
 from recoup.collection.allocation_run import run_allocation
+from recoup.collection.case_book import accounts_in_collection
 from recoup.collection.daily import RunRefused, run_daily_strategy
 from recoup.importer import import_directory
 from recoup.ledger.schedule import build_schedule
@@ -263,3 +265,42 @@ def test_collection__an_account_that_slipped_before_gets_an_early_warning_case(
     assert cases["A4"]["opened_because"] == "early_warning"
     assert cases["A4"]["segment"] == "pre-due-other"  # no risk grade yet: the light path
     assert cases["A5"]["opened_because"] == "delinquent"
+
+
+def test_collection__the_book_is_the_accounts_in_arrears_or_with_a_case_found_by_index(
+    book: sa.Engine,
+) -> None:
+    """The daily run's accounts are those in arrears or with an open case, found through the
+    partial index and the cases: a condition in other words would read every account of the
+    portfolio on every run."""
+    _day_run(book, START + timedelta(days=45))  # A1 and A3 in arrears, with open cases
+    a, c = t.accounts, t.cases
+    with book.begin() as conn:
+        assert sorted(accounts_in_collection(conn)["account_id"]) == ["A1", "A3"]
+        # A1 leaves arrears but keeps its case; A3's case closes while it stays in arrears.
+        conn.execute(a.update().where(a.c.account_id == "A1").values(dpd=0, overdue_cents=0))
+        conn.execute(c.update().where(c.c.account_key == 3).values(status="closed"))
+        assert sorted(accounts_in_collection(conn)["account_id"]) == ["A1", "A3"]
+        conn.execute(a.update().where(a.c.account_id == "A3").values(dpd=0, overdue_cents=0))
+        assert sorted(accounts_in_collection(conn)["account_id"]) == ["A1"]
+        conn.rollback()
+    if book.dialect.name != "sqlite":
+        return  # the plan below is SQLite's; PostgreSQL reads the same index the same way
+    with book.begin() as conn:
+        # A portfolio of mostly quiet accounts, as the planner sees it after the close.
+        borrower = conn.execute(sa.select(a.c.borrower_key).limit(1)).scalar_one()
+        quiet = [
+            {"account_key": key, "account_id": f"Q{key}", "borrower_key": borrower,
+             "currency": "CNY", "opened_on": START}
+            for key in range(100, 3100)
+        ]  # fmt: skip
+        conn.execute(a.insert(), quiet)
+        conn.exec_driver_sql("ANALYZE")
+        assert sorted(accounts_in_collection(conn)["account_id"]) == ["A1", "A3"]
+        compiled = case_book._account_state_query(case_book._in_collection()).compile(conn)
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+        conn.rollback()
+    steps = [row[-1] for row in plan]
+    assert any("accounts USING INDEX ix_accounts_in_arrears" in step for step in steps), steps
+    assert "SCAN accounts" not in steps, steps  # no step reads every account

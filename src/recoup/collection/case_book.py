@@ -8,6 +8,7 @@ cases are open.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -49,19 +50,29 @@ OPEN_CASE = {
 
 
 def accounts_in_collection(conn: Connection) -> pl.DataFrame:
-    """The accounts a case may open or close for: past due, overdue, or with an open case."""
-    c = t.cases
-    a = t.accounts
+    """The accounts a case may open or close for: past due, overdue, or with an open case.
+
+    Found as the close finds them: those in arrears through their partial index (a condition
+    in other words, such as ``dpd > 0 OR overdue_cents > 0 OR ...``, reads every account of
+    the portfolio), and those with an open case through the cases."""
+    return account_state(conn, _in_collection())
+
+
+def _in_collection() -> sa.ColumnElement[bool]:
+    c, a = t.cases, t.accounts
+    in_arrears = sa.select(a.c.account_key).where(sa.text(t.ACCOUNTS_IN_ARREARS))
     with_case = sa.select(c.c.account_key).where(c.c.status == "open")
-    return account_state(
-        conn, sa.or_(a.c.dpd > 0, a.c.overdue_cents > 0, a.c.account_key.in_(with_case))
-    )
+    return a.c.account_key.in_(sa.union(in_arrears, with_case))
 
 
 def account_state(conn: Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
     """The accounts that satisfy ``where``, with the columns of ACCOUNT_STATE."""
+    return read_frame(conn, _account_state_query(where), ACCOUNT_STATE)
+
+
+def _account_state_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
     a, b = t.accounts, t.borrowers
-    query = (
+    return (
         sa.select(
             a.c.account_key,
             a.c.account_id,
@@ -74,7 +85,6 @@ def account_state(conn: Connection, where: sa.ColumnElement[bool]) -> pl.DataFra
         .select_from(a.join(b, a.c.borrower_key == b.c.borrower_key))
         .where(where)
     )
-    return read_frame(conn, query, ACCOUNT_STATE)
 
 
 def open_cases(conn: Connection) -> pl.DataFrame:
