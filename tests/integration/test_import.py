@@ -20,7 +20,7 @@ from recoup.importer import ImportFailed, ImportSummary, import_directory
 from recoup.ledger.schedule import build_schedule
 from recoup.products.spec import load_catalog
 from recoup.store import tables
-from recoup.store.bulk import insert_frame, read_frame, update_from_frame
+from recoup.store.bulk import insert_frame, read_frame, sqlite_row_id, update_from_frame
 from recoup.store.engine import open_store
 from recoup.store.repository import load_catalog_from_store, next_key, save_catalog
 
@@ -166,6 +166,53 @@ def test_bulk__update_from_frame_of_many_rows_sets_each_and_counts_them_all(
         .alias("label"),
     )
     assert back.equals(expected)
+
+
+def test_bulk__update_by_row_id_sets_each_row_and_falls_back_to_keys_for_moved_rows(
+    engine: sa.Engine,
+) -> None:
+    """Rows found by their SQLite rowid are still checked against their keys: a rowid that
+    holds another row (as after a VACUUM) changes nothing there, and its row is set by key."""
+    SAMPLE.create(engine)
+    stored = sample_frame(2_000)
+    with engine.begin() as conn:
+        insert_frame(conn, SAMPLE, stored)
+        if engine.dialect.name == "sqlite":
+            ids = read_frame(
+                conn,
+                sa.select(SAMPLE.c.key, sqlite_row_id(SAMPLE)),
+                {"key": pl.Int64(), "row_id": pl.Int64()},
+            )
+        else:  # no rowid: the column is ignored
+            ids = stored.select("key", pl.lit(-1, pl.Int64).alias("row_id"))
+        changes = (
+            ids.filter(pl.col("key") % 3 == 0)
+            .with_columns((pl.col("key").cast(pl.Utf8) + "-new").alias("label"))
+            # The second half's rowids point at the next row, which holds another key.
+            .with_columns(
+                pl.when(pl.col("key") > 1_000)
+                .then(pl.col("row_id") + 1)
+                .otherwise(pl.col("row_id"))
+                .alias("row_id")
+            )
+        )
+        assert update_from_frame(conn, SAMPLE, changes, ["key"], row_id="row_id") == (
+            changes.height
+        )
+        back = read_frame(conn, sa.select(SAMPLE).order_by(SAMPLE.c.key), SAMPLE_SCHEMA)
+    changed = pl.col("key") % 3 == 0
+    expected = stored.with_columns(
+        pl.when(changed)
+        .then(pl.col("key").cast(pl.Utf8) + "-new")
+        .otherwise(pl.col("label"))
+        .alias("label")
+    )
+    assert back.equals(expected)
+    with (
+        pytest.raises(ValueError, match="row id column 'rid' not in the frame"),
+        engine.begin() as conn,
+    ):
+        update_from_frame(conn, SAMPLE, changes, ["key"], row_id="rid")
 
 
 def test_bulk__nothing_is_kept_when_the_transaction_fails(engine: sa.Engine) -> None:

@@ -336,6 +336,8 @@ def update_from_frame(
     table: sa.Table,
     frame: pl.DataFrame,
     key_columns: Sequence[str],
+    *,
+    row_id: str | None = None,
 ) -> int:
     """Set the frame's non-key columns on the rows of ``table`` whose keys match a frame row.
 
@@ -346,7 +348,21 @@ def update_from_frame(
     installments of a 1,000,000-account store: 1.3 s against 2.0 to 3.2 s). Keys should be
     unique in the frame. Returns the number of rows updated. Personal data is encrypted on
     its way in: keys compare and values copy in their stored form.
+
+    ``row_id`` names a column holding each row's SQLite ``rowid``, read from this store
+    (see :func:`sqlite_row_id`): SQLite then goes to the row directly instead of searching
+    the key's index for it (93,000 installments: 0.5 s against 1.0 to 1.3 s, and a store
+    larger than memory does not read that index from the disk). The keys are still
+    compared on the row, so a row whose ``rowid`` no longer holds its keys (a ``VACUUM``
+    renumbers rows) is not touched; those rows are then updated by key. Elsewhere the column
+    is ignored.
     """
+    if row_id is not None:
+        if row_id not in frame.columns:
+            raise ValueError(f"row id column {row_id!r} not in the frame")
+        if frame.height and not is_postgres(conn):
+            return _sqlite_update_by_row_id(conn, table, frame, list(key_columns), row_id)
+        frame = frame.drop(row_id)
     _check_columns(table, frame)
     keys = list(key_columns)
     missing = [key for key in keys if key not in frame.columns]
@@ -393,6 +409,45 @@ def _sqlite_update(
     finally:
         cursor.close()
     return updated
+
+
+def _sqlite_update_by_row_id(
+    conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, keys: list[str], row_id: str
+) -> int:
+    by_key = frame.drop(row_id)
+    _check_columns(table, by_key)
+    values = [name for name in by_key.columns if name not in keys]
+    if not values:
+        raise ValueError("nothing to update: the frame has only key columns")
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (
+        f"UPDATE {_table_sql(conn, table)} SET "
+        + ", ".join(f"{quote(name)} = ?" for name in values)
+        + " WHERE rowid = ? AND "
+        + " AND ".join(f"{quote(name)} = ?" for name in keys)
+    )
+    rows = _sqlite_values(_encrypt_personal(table, by_key).with_columns(frame[row_id])).select(
+        *values, row_id, *keys
+    )
+    cursor = _dbapi(conn).cursor()
+    updated = 0
+    try:
+        for chunk in rows.iter_slices(CHUNK_ROWS):
+            cursor.executemany(sql, chunk.rows())
+            updated += cursor.rowcount
+    finally:
+        cursor.close()
+    if updated == frame.height:
+        return updated
+    # Some rows moved (their rowid holds other keys or none): set every row by its keys, which
+    # writes the same values again on the rows already done.
+    return _sqlite_update(conn, table, by_key, keys, values)
+
+
+def sqlite_row_id(table: sa.Table) -> sa.ColumnElement[int]:
+    """``table``'s SQLite ``rowid`` as a column of a query (for ``update_from_frame``'s
+    ``row_id``); SQLite only."""
+    return sa.literal_column(f"{table.name}.rowid", sa.BigInteger)
 
 
 # --------------------------------------------------------------------------- read

@@ -4,12 +4,14 @@ schemas of their results (the kernel's input columns)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from recoup.ledger.kernel import ADJUSTMENT_INPUT, INSTALLMENT_INPUT
 from recoup.store import tables as t
+from recoup.store.bulk import sqlite_row_id
 
 INSTALLMENT_SCHEMA = dict(INSTALLMENT_INPUT) | {"start_date": pl.Date}
 ACCOUNT_SCHEMA = {
@@ -32,11 +34,17 @@ PAYMENT_SCHEMA = {
 
 
 def installments_query(
-    where: Sequence[sa.ColumnElement[bool]], *, with_settled: bool = False
+    where: Sequence[sa.ColumnElement[bool]],
+    *,
+    with_settled: bool = False,
+    with_row_id: bool = False,
 ) -> sa.Select[tuple[object, ...]]:
-    """Installments with the columns of INSTALLMENT_SCHEMA (and ``settled`` last, if asked)."""
+    """Installments with the columns of INSTALLMENT_SCHEMA, then ``settled`` and SQLite's
+    ``row_id`` (see :func:`~recoup.store.bulk.update_from_frame`) if asked."""
     i, p = t.installments, t.plans
-    settled = [i.c.settled] if with_settled else []
+    settled: list[sa.ColumnElement[Any]] = [i.c.settled] if with_settled else []
+    if with_row_id:
+        settled.append(sqlite_row_id(i).label("row_id"))
     return (
         sa.select(
             i.c.account_key,
