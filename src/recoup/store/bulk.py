@@ -392,14 +392,26 @@ def _sqlite_update(
     keys: Sequence[str],
     values: Sequence[str],
 ) -> int:
+    rows = _sqlite_values(_encrypt_personal(table, frame)).select(*values, *keys)
+    return _update_each_row(conn, _update_sql(conn, table, values, keys), rows)
+
+
+def _update_sql(
+    conn: sa.Connection, table: sa.Table, values: Sequence[str], keys: Sequence[str]
+) -> str:
+    """``UPDATE table SET value = ?, ... WHERE key = ? AND ...``."""
     quote = conn.dialect.identifier_preparer.quote
-    sql = (
+    return (
         f"UPDATE {_table_sql(conn, table)} SET "
         + ", ".join(f"{quote(name)} = ?" for name in values)
         + " WHERE "
         + " AND ".join(f"{quote(name)} = ?" for name in keys)
     )
-    rows = _sqlite_values(_encrypt_personal(table, frame)).select(*values, *keys)
+
+
+def _update_each_row(conn: sa.Connection, sql: str, rows: pl.DataFrame) -> int:
+    """Run the prepared ``sql`` for every row of ``rows`` (its parameters in order); the
+    number of rows it updated."""
     cursor = _dbapi(conn).cursor()
     updated = 0
     try:
@@ -419,24 +431,10 @@ def _sqlite_update_by_row_id(
     values = [name for name in by_key.columns if name not in keys]
     if not values:
         raise ValueError("nothing to update: the frame has only key columns")
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (
-        f"UPDATE {_table_sql(conn, table)} SET "
-        + ", ".join(f"{quote(name)} = ?" for name in values)
-        + " WHERE rowid = ? AND "
-        + " AND ".join(f"{quote(name)} = ?" for name in keys)
-    )
     rows = _sqlite_values(_encrypt_personal(table, by_key).with_columns(frame[row_id])).select(
         *values, row_id, *keys
     )
-    cursor = _dbapi(conn).cursor()
-    updated = 0
-    try:
-        for chunk in rows.iter_slices(CHUNK_ROWS):
-            cursor.executemany(sql, chunk.rows())
-            updated += cursor.rowcount
-    finally:
-        cursor.close()
+    updated = _update_each_row(conn, _update_sql(conn, table, values, ["rowid", *keys]), rows)
     if updated == frame.height:
         return updated
     # Some rows moved (their rowid holds other keys or none): set every row by its keys, which
