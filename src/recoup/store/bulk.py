@@ -357,25 +357,26 @@ def update_from_frame(
     renumbers rows) is not touched; those rows are then updated by key. Elsewhere the column
     is ignored.
     """
+    by_key = frame
     if row_id is not None:
         if row_id not in frame.columns:
             raise ValueError(f"row id column {row_id!r} not in the frame")
-        if frame.height and not is_postgres(conn):
-            return _sqlite_update_by_row_id(conn, table, frame, list(key_columns), row_id)
-        frame = frame.drop(row_id)
-    _check_columns(table, frame)
+        by_key = frame.drop(row_id)
+    _check_columns(table, by_key)
     keys = list(key_columns)
-    missing = [key for key in keys if key not in frame.columns]
+    missing = [key for key in keys if key not in by_key.columns]
     if missing:
         raise ValueError(f"key column(s) {', '.join(missing)} not in the frame")
-    values = [name for name in frame.columns if name not in keys]
+    values = [name for name in by_key.columns if name not in keys]
     if not values:
         raise ValueError("nothing to update: the frame has only key columns")
     if frame.height == 0:
         return 0
     if not is_postgres(conn):
+        if row_id is not None:
+            return _sqlite_update_by_row_id(conn, table, frame, keys, values, row_id)
         return _sqlite_update(conn, table, frame, keys, values)
-    with temporary_table(conn, frame, like=table) as tmp:
+    with temporary_table(conn, by_key, like=table) as tmp:
         statement = (
             sa.update(table)
             .values({name: tmp.c[name] for name in values})
@@ -424,13 +425,14 @@ def _update_each_row(conn: sa.Connection, sql: str, rows: pl.DataFrame) -> int:
 
 
 def _sqlite_update_by_row_id(
-    conn: sa.Connection, table: sa.Table, frame: pl.DataFrame, keys: list[str], row_id: str
+    conn: sa.Connection,
+    table: sa.Table,
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    values: Sequence[str],
+    row_id: str,
 ) -> int:
     by_key = frame.drop(row_id)
-    _check_columns(table, by_key)
-    values = [name for name in by_key.columns if name not in keys]
-    if not values:
-        raise ValueError("nothing to update: the frame has only key columns")
     rows = _sqlite_values(_encrypt_personal(table, by_key).with_columns(frame[row_id])).select(
         *values, row_id, *keys
     )
