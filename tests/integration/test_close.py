@@ -13,6 +13,7 @@ from recoup.close import close_through, recompute_all
 from recoup.importer import import_directory
 from recoup.store import tables as t
 from recoup.store.engine import open_store
+from recoup.store.open_due import has_open_due_index
 from tests.differential.portfolio import RandomAccount, random_portfolio
 from tests.integration.ledger_rows import stored_ledger
 from tests.integration.portfolio_files import write_accounts, write_payments, write_products
@@ -149,6 +150,50 @@ def test_close__finds_the_accounts_in_arrears_through_their_index(tmp_path: Path
     store.dispose()
 
 
+def test_close__the_open_due_index_is_built_by_the_first_close_and_kept_after(
+    store: sa.Engine, tmp_path: Path
+) -> None:
+    """An import into a store never closed drops the index of unsettled installments by due
+    date (it would hold every installment); the first close builds it with the day closed, an
+    import into a closed store keeps it up, and a close that finds it missing builds it."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from recoup.store.open_due import drop_open_due_index, has_open_due_index
+
+    def has_index() -> bool:
+        with store.connect() as conn:
+            return has_open_due_index(conn)
+
+    portfolio = random_portfolio(18, accounts=120, first_day=FIRST_DAY, days=240)
+    first, later = portfolio[:80], portfolio[80:]
+    _load(store, tmp_path, first, "first")
+    assert not has_index()
+    through = FIRST_DAY + timedelta(days=200)
+    close_through(store, through)
+    assert has_index()
+    with store.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+        if conn.dialect.name == "sqlite":  # the day's close finds what falls due through it
+            in_play = close_module._in_play(through, through + timedelta(days=1), 2**62)
+            compiled = in_play.compile(conn)
+            # Bound as the close binds them: SQLite matches `settled = ?` to the index's
+            # condition only for the integer 0, dates are ISO text.
+            values = (compiled.params[name] for name in compiled.positiontup or ())
+            params = tuple(v.isoformat() if isinstance(v, date) else v for v in values)
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+            steps = [row[-1] for row in plan]
+            assert any("USING INDEX ix_installments_open_due" in step for step in steps), steps
+
+    _load(store, tmp_path, later, "later")  # into a closed store: the index is kept up
+    assert has_index()
+    with store.begin() as conn:
+        drop_open_due_index(conn)
+    close_through(store, FIRST_DAY + timedelta(days=240))
+    assert has_index()
+    _assert_matches_oracle(store, portfolio, FIRST_DAY + timedelta(days=240))
+
+
 def _month_end_states(store: sa.Engine) -> list[tuple[object, ...]]:
     s = t.account_states
     columns = [c for c in s.c if c.name != "run_id"]
@@ -233,6 +278,7 @@ def test_close__a_first_close_that_fails_keeps_whole_partitions_and_a_rerun_does
     monkeypatch.setattr(close_module, "_write_snapshots", real_write)
     with store.connect() as conn:
         assert close_module.last_closed_day(conn) is None  # not a closed day yet
+        assert not has_open_due_index(conn)  # built with the closed day
         runs = conn.execute(
             sa.select(
                 t.batch_runs.c.kind,
@@ -248,6 +294,7 @@ def test_close__a_first_close_that_fails_keeps_whole_partitions_and_a_rerun_does
     assert [r.accounts for r in results] == [20]  # only the third partition: 101..120
     with store.connect() as conn:
         assert close_module.last_closed_day(conn) == through
+        assert has_open_due_index(conn)
     _assert_matches_oracle(store, portfolio, through)
 
 

@@ -575,7 +575,12 @@ def test_import__a_big_first_load_rebuilds_the_indexes_and_a_failed_one_keeps_th
     import_directory(engine, tmp_path / "files", show_progress=False)
     assert "ix_installments_open_due" in dropped and "ix_payments_account" in dropped
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+        # All rebuilt but the index of open installments by due date, which the store's
+        # first close builds (see recoup.store.open_due).
+        differences = compare_metadata(MigrationContext.configure(conn), tables.metadata)
+        assert [(d[0], d[1].name) for d in differences] == [
+            ("add_index", "ix_installments_open_due")
+        ]
         open_due = conn.execute(
             sa.select(sa.func.count())
             .select_from(tables.installments)

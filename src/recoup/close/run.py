@@ -56,6 +56,7 @@ from recoup.store.ledger_queries import (
     payments_query,
     reaging_query,
 )
+from recoup.store.open_due import build_open_due_index
 from recoup.store.repository import load_catalog_from_store
 
 
@@ -191,6 +192,8 @@ def _close_through(
         return _first_close(
             engine, catalog, start, through, partition_accounts, on_window, rules, workers
         )
+    with engine.begin() as conn:
+        build_open_due_index(conn)  # _in_play finds the installments falling due through it
     spans = windows(start, through)
     if not spans and through <= closed:
         spans = [(closed, closed)] if _has_pending_recompute(engine, closed) else []
@@ -252,6 +255,7 @@ def _first_close(
         engine, catalog, book, first_day, through, None, to_do, rules, workers, on_partition
     )
     with engine.begin() as conn:
+        build_open_due_index(conn)  # the import dropped it (see recoup.store.open_due)
         _record_first_close(conn, first_day, through, len(partitions))
     refresh_planner_statistics(engine)  # every account's state was just written
     return results

@@ -22,6 +22,7 @@ import polars as pl
 import sqlalchemy as sa
 from tqdm import tqdm
 
+from recoup.close import last_closed_day
 from recoup.importer.checks import (
     BorrowerRows,
     PaymentRows,
@@ -53,6 +54,7 @@ from recoup.store.bulk import (
     update_from_frame,
 )
 from recoup.store.engine import refresh_planner_statistics
+from recoup.store.open_due import drop_open_due_index
 from recoup.store.repository import load_catalog_from_store, next_key, save_catalog
 
 
@@ -475,6 +477,8 @@ def _write(
     ) as bar:
         if file_catalog is not None:
             save_catalog(conn, file_catalog)
+        if installments.height and last_closed_day(conn) is None:
+            drop_open_due_index(conn)  # the first close builds it (see recoup.store.open_due)
         for table, frame in inserts:
             bar.set_postfix_str(table.name)
             with indexes_rebuilt_after(conn, table, frame.height):
