@@ -3,8 +3,8 @@
     python bench/cold_day.py STORE.db --through 2026-11-27 --memory-mb 2700 [--repeat 3]
 
 At 10,000,000 accounts the store (57 GB) is more than twice this machine's memory, so a
-business day reads most of its pages from the disk; at 1,000,000 (5.3 GB) it stays in the
-page cache and the same day is twenty times faster instead of ten. Building a 10,000,000
+business day reads most of its pages from the disk; at 1,000,000 (5.3 GB) the store stays in
+the page cache, and the day took a twentieth of the time, not a tenth. Building a 10,000,000
 store takes well over an hour, so this script reproduces its condition on a smaller one:
 each run copies ``STORE`` (a closed SQLite store, checkpointed: no ``-wal`` beside it), drops
 the copy's pages from the page cache, and closes ``--through`` in a child process held to
