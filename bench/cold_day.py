@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=BENCH.parent, help="a checkout to run")
     parser.add_argument("--copy", type=Path, help="where the copy goes (default beside STORE)")
     args = parser.parse_args()
+    if not args.store.is_file():
+        raise SystemExit(f"cold_day: {args.store} is not a file")
     if Path(f"{args.store}-wal").exists():
         raise SystemExit(f"cold_day: {args.store}-wal exists; checkpoint the store first")
     copy = args.copy or args.store.with_name(f"{args.store.stem}-cold.db")
