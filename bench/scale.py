@@ -101,11 +101,15 @@ def step_import(args: argparse.Namespace) -> dict[str, Any]:
     from recoup.store import tables as t
 
     engine = _engine(args)
+    slice_seconds = []
     for number in range(1, len(_slices(args)) + 1):
+        started = time.perf_counter()
         import_directory(engine, _slice_dir(args, number), show_progress=False)
+        slice_seconds.append(round(time.perf_counter() - started, 1))
     return {
         "rows": sum(_count(engine, table) for table in (t.borrowers, t.plans, t.payments)),
         "installments": _count(engine, t.installments),
+        "slice_seconds": slice_seconds,
     }
 
 
@@ -216,11 +220,13 @@ def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
         row("simulate and write the files", "simulate", f"{figures['simulate']['rows']:,} rows")
     if "import" in figures:
         got = figures["import"]
+        slices = got.get("slice_seconds", [])
         row(
-            "import (all files, all-or-nothing)",
+            f"import ({len(slices)} slices, each all-or-nothing)" if len(slices) > 1 else "import",
             "import",
             f"{got['rows'] / got['seconds']:,.0f} input rows/s; "
-            f"{got['installments']:,} installments",
+            f"{got['installments']:,} installments"
+            + (f"; slices {', '.join(f'{x:,.1f}' for x in slices)} s" if len(slices) > 1 else ""),
         )
     for label, step in (
         ("first close (all history, partitions)", "first close"),
