@@ -45,6 +45,7 @@ TARGET_ACCOUNTS = 10_000_000
 #: accounts, the ledger's derived rows at 1,000,000 after the first close.
 PER_ACCOUNT = {
     "borrowers": 1.0,
+    "contact_points": 29_699_350 / 10_000_000,
     "accounts": 1.0,
     "plans": 10_998_539 / 10_000_000,
     "installments": 170_920_521 / 10_000_000,
@@ -55,7 +56,7 @@ PER_ACCOUNT = {
 }
 
 #: What each target writes or reads, in the order of the table printed.
-IMPORT = ("borrowers", "accounts", "plans", "installments", "payments")
+IMPORT = ("borrowers", "contact_points", "accounts", "plans", "installments", "payments")
 RECOMPUTE_WRITES = ("account_states", "charges", "bucket_moves")
 RECOMPUTE_READS = ("installments", "payments")
 
@@ -96,6 +97,14 @@ def select_rows(table: str, counts: dict[str, int], d: Dialect) -> str:
     accounts = counts["accounts"]
     if table == "borrowers":
         return f"x, {d.ident('B', 'x')}, {d.ident('N', 'x * 7919')}, 'north', NULL"
+    if table == "contact_points":
+        # Borrower by borrower, a phone, an e-mail and an address each (about three).
+        borrower = f"x * {counts['borrowers']} / {counts['contact_points']}"
+        kind = "CASE x % 3 WHEN 0 THEN 'phone' WHEN 1 THEN 'email' ELSE 'address' END"
+        return (
+            f"x + 1, {borrower}, {kind}, {d.ident('enc2:', 'x * 7919')}, 'self', NULL, "
+            "'unverified', 'import', NULL, NULL"
+        )
     if table == "accounts":
         return f"x, {d.ident('A', 'x')}, x, 'CNY', {d.day('x % 700')}, 0, 0, 'M0', 0, 0"
     if table == "plans":
