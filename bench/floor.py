@@ -16,7 +16,7 @@ accounts: if the store alone needs more than a target's time, no code around it 
 the target on this machine with this stored form.
 
 The time to generate the rows in SQL (measured alone, a count over the same series) is taken
-off each insert, so the figures are the store's writes alone.
+off each insert, so the figures are the store's writes alone. The store is removed at the end.
 """
 
 from __future__ import annotations
@@ -251,25 +251,56 @@ def _fresh_store(url: str | None, directory: Path) -> sa.Engine:
     return engine
 
 
+def _store_bytes(engine: sa.Engine) -> int:
+    if engine.dialect.name == "sqlite":
+        return os.path.getsize(str(engine.url.database))
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = :schema AND c.relkind = 'r'"
+                ),
+                {"schema": SCHEMA},
+            ).scalar_one()
+        )
+
+
+def _remove_store(engine: sa.Engine, directory: Path) -> None:
+    if engine.dialect.name == "sqlite":
+        engine.dispose()
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument(
         "--database-url",
-        help=f"a PostgreSQL database to use (in a schema {SCHEMA} dropped and made again); "
-        "default: a new SQLite store in bench/out-floor",
+        help=f"a PostgreSQL database to use (in a schema {SCHEMA}, dropped at the end); "
+        "default: a new SQLite store in bench/out-floor, removed at the end",
     )
     args = parser.parse_args()
     if args.accounts < 1_000:
         parser.error("--accounts must be at least 1,000")
-    engine = _fresh_store(args.database_url, BENCH / "out-floor")
-    _prepare(engine)
-    d = Dialect(engine.dialect.name)
-    counts = {table: round(per * args.accounts) for table, per in PER_ACCOUNT.items()}
-    scale = TARGET_ACCOUNTS / args.accounts
-    print(f"{engine.dialect.name}, {args.accounts:,} accounts; times scaled by {scale:g}")
-    writes = write_floor(engine, d, counts)
-    reads = read_floor(engine, counts)
+    directory = BENCH / "out-floor"
+    engine = _fresh_store(args.database_url, directory)
+    try:
+        _prepare(engine)
+        d = Dialect(engine.dialect.name)
+        counts = {table: round(per * args.accounts) for table, per in PER_ACCOUNT.items()}
+        scale = TARGET_ACCOUNTS / args.accounts
+        print(f"{engine.dialect.name}, {args.accounts:,} accounts; times scaled by {scale:g}")
+        writes = write_floor(engine, d, counts)
+        reads = read_floor(engine, counts)
+        size = _store_bytes(engine)
+    finally:
+        _remove_store(engine, directory)  # 4.5 GB at 1,000,000 accounts, of no further use
 
     import_s = sum(writes[t] for t in IMPORT) * scale
     recompute_writes_s = sum(writes[t] for t in RECOMPUTE_WRITES) * scale
@@ -287,9 +318,7 @@ def main() -> int:
         f"| recompute: read {' and '.join(RECOMPUTE_READS)} | {inside:,.0f} s inside the "
         f"database, {driver:,.0f} s through the driver (one core) | |"
     )
-    if engine.dialect.name == "sqlite":
-        size = os.path.getsize(str(engine.url.database))
-        print(f"\nstore: {size / 1e9:.1f} GB at {args.accounts:,} accounts")
+    print(f"\nstore: {size / 1e9:.1f} GB at {args.accounts:,} accounts (removed)")
     return 0
 
 
