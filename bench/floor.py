@@ -288,8 +288,16 @@ def main() -> int:
     args = parser.parse_args()
     if args.accounts < 1_000:
         parser.error("--accounts must be at least 1,000")
+    if args.database_url and not database_url(args.database_url).startswith("postgresql"):
+        parser.error(
+            f"--database-url {args.database_url!r}: not a PostgreSQL URL (postgresql://...); "
+            "without --database-url the benchmark makes its own SQLite store"
+        )
     directory = BENCH / "out-floor"
-    engine = _fresh_store(args.database_url, directory)
+    try:
+        engine = _fresh_store(args.database_url, directory)
+    except sa.exc.OperationalError as exc:
+        parser.error(f"--database-url {args.database_url!r}: cannot open it: {exc.orig}")
     try:
         _prepare(engine)
         d = Dialect(engine.dialect.name)
