@@ -7,10 +7,10 @@ size) is its own and every step starts cold, as the nightly batch does:
 
 - ``simulate``: simulate the portfolio with activity through ``--as-of``, in slices of
   ``--slice-accounts`` accounts so that memory stays bounded, and write each slice's files.
-  The simulator's product mix gives about 1.1 plans per account and 15.5 installments per
-  plan (17.1 per account), more than the 12 on average that issue 3 names: the import, the
-  first close and the recompute here store and replay 29% (12 a plan) to 42% (12 an
-  account) more installments than that portfolio would;
+  About 1.1 plans per account, and ``--mean-term`` installments a plan on average (12, as
+  issue 3 names it: the simulator tilts its products' terms toward the shorter ones).
+  ``--own-mix`` keeps the simulator's own mix instead, 15.5 installments a plan (17.1 an
+  account), the portfolio of every figure measured before 2026-11-30's second session;
 - ``import``: import the slices into a new store, one import each (rows/s over the rows
   read);
 - ``first close``: the store's first close, through the day before ``--as-of``: every
@@ -82,17 +82,24 @@ def step_simulate(args: argparse.Namespace) -> dict[str, Any]:
     while it is written), each slice a directory of import files."""
     from recoup.simulator import simulate_portfolio, write_portfolio
 
-    rows = plans = payments = 0
+    rows = plans = payments = installments = 0
+    mean_term = None if args.own_mix else args.mean_term
     for number, (first, accounts) in enumerate(_slices(args), start=1):
         portfolio = simulate_portfolio(
-            accounts, args.seed + number - 1, args.as_of, first_account=first
+            accounts, args.seed + number - 1, args.as_of, first_account=first, mean_term=mean_term
         )
         write_portfolio(portfolio, _slice_dir(args, number))
         rows += portfolio.borrowers.height + portfolio.plans.height + portfolio.payments.height
         plans += portfolio.plans.height
         payments += portfolio.payments.height
+        installments += int(portfolio.plans["term"].sum())
         del portfolio
-    return {"rows": rows, "plans": plans, "payments": payments}
+    return {
+        "rows": rows,
+        "plans": plans,
+        "payments": payments,
+        "installments_per_plan": round(installments / max(plans, 1), 2),
+    }
 
 
 def step_import(args: argparse.Namespace) -> dict[str, Any]:
@@ -217,7 +224,14 @@ def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
             rows.append(f"| {label} | {got['seconds']:,.1f} s | {throughput} | {memory} |")
 
     if "simulate" in figures:
-        row("simulate and write the files", "simulate", f"{figures['simulate']['rows']:,} rows")
+        got = figures["simulate"]
+        per_plan = got.get("installments_per_plan")
+        row(
+            "simulate and write the files",
+            "simulate",
+            f"{got['rows']:,} rows"
+            + (f"; {per_plan} installments a plan" if per_plan is not None else ""),
+        )
     if "import" in figures:
         got = figures["import"]
         slices = got.get("slice_seconds", [])
@@ -262,6 +276,19 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "out-scale")
     parser.add_argument("--database-url", help="default: a new SQLite file in --out")
     parser.add_argument("--naive-sample", type=int, default=10_000)
+    parser.add_argument(
+        "--mean-term",
+        type=float,
+        default=12.0,
+        help="the installments a plan has on average (issue 3's portfolio: 12); the "
+        "simulator tilts its products' terms to reach it",
+    )
+    parser.add_argument(
+        "--own-mix",
+        action="store_true",
+        help="the simulator's own product mix instead (15.5 installments a plan), the "
+        "portfolio of the figures measured before 2026-11-30's second session",
+    )
     # Two workers on 125,000-account partitions peak at about 2.9 GB each (250,000: 5.1 GB).
     parser.add_argument("--partition-accounts", type=int, default=125_000)
     parser.add_argument(
@@ -310,7 +337,8 @@ def main() -> int:
         "--as-of", args.as_of.isoformat(), "--out", str(args.out),
         "--database-url", args.database_url, "--naive-sample", str(args.naive_sample),
         "--partition-accounts", str(args.partition_accounts), "--workers", str(args.workers),
-        "--slice-accounts", str(args.slice_accounts),
+        "--slice-accounts", str(args.slice_accounts), "--mean-term", str(args.mean_term),
+        *(["--own-mix"] if args.own_mix else []),
     ]  # fmt: skip
     results_file = args.out / "results.json"
     if "simulate" in steps:
@@ -328,7 +356,12 @@ def main() -> int:
     engine = sa.make_url(args.database_url).get_backend_name()
     print(
         f"{args.accounts:,} accounts on {engine}; {os.cpu_count()} CPUs; "
-        f"Python {platform.python_version()}; as of {args.as_of}"
+        f"Python {platform.python_version()}; as of {args.as_of}; "
+        + (
+            "the simulator's own product mix"
+            if args.own_mix
+            else f"plans of {args.mean_term:g} installments on average"
+        )
     )
     print(_table(args, figures))
     return 0

@@ -13,6 +13,7 @@ from recoup.ledger.schedule import build_schedule
 from recoup.money import parse_cents
 from recoup.products import FeeModel, load_catalog
 from recoup.simulator import SimulatedPortfolio, roll_rates, simulate_portfolio, write_portfolio
+from recoup.simulator.plans import PRODUCT_MIX, mean_term, with_mean_term
 
 AS_OF = date(2025, 6, 30)
 ACCOUNTS = 3_000
@@ -331,3 +332,35 @@ def test_simulator__slices_number_their_accounts_on_and_keep_ids_unique() -> Non
         assert ids.n_unique() == ids.len()
     reversed_ids = second.payments["reverses"].drop_nulls()
     assert reversed_ids.is_in(second.payments["payment_id"].implode()).all()
+
+
+def test_with_mean_term__reaches_the_target_and_keeps_terms_and_shares() -> None:
+    own = mean_term(PRODUCT_MIX)
+    shorter = with_mean_term(PRODUCT_MIX, 12.0)
+    assert mean_term(shorter) == pytest.approx(12.0, abs=1e-6)
+    for product_id, shape in shorter.items():
+        before = PRODUCT_MIX[product_id]
+        assert shape.share == before.share
+        assert set(shape.term_weights) == set(before.term_weights)
+        assert sum(shape.term_weights.values()) == pytest.approx(1.0)
+        # Shorter on average for every product, not only overall.
+        product_mean = sum(t * w for t, w in shape.term_weights.items())
+        own_mean = sum(t * w for t, w in before.term_weights.items()) / sum(
+            before.term_weights.values()
+        )
+        assert product_mean < own_mean
+    assert mean_term(with_mean_term(PRODUCT_MIX, own + 3)) == pytest.approx(own + 3, abs=1e-6)
+
+
+def test_with_mean_term__refuses_a_target_no_tilt_reaches() -> None:
+    with pytest.raises(ValueError, match=r"mean term of 3 installments is out of reach"):
+        with_mean_term(PRODUCT_MIX, 3)
+
+
+def test_simulator__mean_term_sets_the_plans_average_number_of_installments() -> None:
+    own = simulate_portfolio(ACCOUNTS, SEED, AS_OF).plans["term"].mean()
+    twelve = simulate_portfolio(ACCOUNTS, SEED, AS_OF, mean_term=12.0).plans["term"].mean()
+    assert isinstance(own, float) and isinstance(twelve, float)
+    # About 3,300 plans: the standard error of their mean term is about 0.15.
+    assert own == pytest.approx(mean_term(PRODUCT_MIX), abs=0.6)
+    assert twelve == pytest.approx(12.0, abs=0.6)

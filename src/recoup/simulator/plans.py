@@ -4,7 +4,9 @@
   different product, started at least 30 days after the first.
 - Product mix: card installments 50%, cash loans 35%, renovation loans 15%.
 - Principal: log-normal around a product's median, in whole hundreds of yuan, 1,000 to 50,000.
-- Term: one of the product's terms, with product-specific weights.
+- Term: one of the product's terms, with product-specific weights; :func:`with_mean_term`
+  tilts every product's weights toward its shorter or longer terms so that the portfolio's
+  plans average a given number of installments (the scale benchmark's 12).
 - Start dates: uniform over the 730 days up to and including ``as_of``; a second plan starts
   between 30 days after the first and ``as_of``.
 
@@ -17,7 +19,9 @@ needs only a few thousand schedule computations. Dates are day numbers (days sin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -53,6 +57,67 @@ PRODUCT_MIX: dict[str, ProductMix] = {
 }
 
 
+def plan_shares(mix: Mapping[str, ProductMix]) -> dict[str, float]:
+    """Each product's share of all plans: the first plans by the mix's shares, and the
+    second plans (about one account in ten) on one of the other products, evenly."""
+    total = sum(m.share for m in mix.values())
+    first = {product_id: m.share / total for product_id, m in mix.items()}
+    if len(mix) < 2:
+        return first
+    return {
+        product_id: (share + SECOND_PLAN_SHARE * (1 - share) / (len(mix) - 1))
+        / (1 + SECOND_PLAN_SHARE)
+        for product_id, share in first.items()
+    }
+
+
+def mean_term(mix: Mapping[str, ProductMix]) -> float:
+    """The average term (installments) of the plans drawn from ``mix``."""
+    shares = plan_shares(mix)
+    return sum(
+        shares[product_id]
+        * sum(t * w for t, w in m.term_weights.items())
+        / sum(m.term_weights.values())
+        for product_id, m in mix.items()
+    )
+
+
+def with_mean_term(mix: Mapping[str, ProductMix], target: float) -> dict[str, ProductMix]:
+    """``mix`` with every product's term weights tilted by one factor ``exp(lambda * term)``,
+    ``lambda`` chosen so that plans average ``target`` installments.
+
+    Each product keeps its terms and its share; its weights move toward its shorter terms
+    (``target`` below the mix's own average) or its longer ones. ``target`` must lie strictly
+    between the average of the products' shortest terms and that of their longest.
+    """
+
+    def tilted(slope: float) -> dict[str, ProductMix]:
+        out = {}
+        for product_id, m in mix.items():
+            top = max(m.term_weights)
+            weights = {t: w * math.exp(slope * (t - top)) for t, w in m.term_weights.items()}
+            norm = sum(weights.values())
+            out[product_id] = replace(m, term_weights={t: w / norm for t, w in weights.items()})
+        return out
+
+    shares = plan_shares(mix)
+    shortest = sum(shares[product_id] * min(m.term_weights) for product_id, m in mix.items())
+    longest = sum(shares[product_id] * max(m.term_weights) for product_id, m in mix.items())
+    if not shortest < target < longest:
+        raise ValueError(
+            f"a mean term of {target} installments is out of reach: the products' terms "
+            f"average between {shortest:.2f} and {longest:.2f}"
+        )
+    low, high = -5.0, 5.0  # exp(5 * 36) still fits a float; beyond, the mean is at its end
+    for _ in range(200):
+        middle = (low + high) / 2
+        if mean_term(tilted(middle)) < target:
+            low = middle
+        else:
+            high = middle
+    return tilted((low + high) / 2)
+
+
 def day_number(day: date) -> int:
     return (day - EPOCH).days
 
@@ -83,7 +148,10 @@ class InstallmentArrays:
 
 
 def _draw_plan_terms(
-    rng: np.random.Generator, products: list[Product], product: np.ndarray
+    rng: np.random.Generator,
+    products: list[Product],
+    product: np.ndarray,
+    mix: Mapping[str, ProductMix],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Principal (cents, whole hundreds of yuan) and term for plans of the given products."""
     count = len(product)
@@ -92,13 +160,13 @@ def _draw_plan_terms(
     principal_yuan = np.zeros(count, dtype=np.int64)
     term = np.zeros(count, dtype=np.int64)
     for index, spec in enumerate(products):
-        mix = PRODUCT_MIX[spec.id]
+        shape = mix[spec.id]
         chosen = product == index
-        draw = np.exp(np.log(mix.median_principal_yuan) + mix.principal_sigma * normal[chosen])
+        draw = np.exp(np.log(shape.median_principal_yuan) + shape.principal_sigma * normal[chosen])
         hundreds = np.rint(draw / 100).astype(np.int64) * 100
         principal_yuan[chosen] = np.clip(hundreds, MIN_PRINCIPAL_YUAN, MAX_PRINCIPAL_YUAN)
-        terms = np.asarray(list(mix.term_weights), dtype=np.int64)
-        weights = np.asarray(list(mix.term_weights.values()), dtype=np.float64)
+        terms = np.asarray(list(shape.term_weights), dtype=np.int64)
+        weights = np.asarray(list(shape.term_weights.values()), dtype=np.float64)
         cumulative = np.cumsum(weights / weights.sum())
         picks = np.minimum(
             np.searchsorted(cumulative, uniform[chosen], side="right"), len(terms) - 1
@@ -107,24 +175,28 @@ def _draw_plan_terms(
     return principal_yuan * 100, term
 
 
-def check_product_mix(products: list[Product]) -> None:
+def check_product_mix(products: list[Product], mix: Mapping[str, ProductMix] = PRODUCT_MIX) -> None:
     """Every product has a mix entry whose terms the product offers."""
     for spec in products:
-        mix = PRODUCT_MIX.get(spec.id)
-        if mix is None:
+        shape = mix.get(spec.id)
+        if shape is None:
             raise ValueError(f"product {spec.id!r}: no entry in PRODUCT_MIX")
         offered = set(spec.terms)
-        if not set(mix.term_weights) <= offered:
+        if not set(shape.term_weights) <= offered:
             raise ValueError(f"product {spec.id!r}: PRODUCT_MIX terms not offered by the product")
 
 
 def simulate_plans(
-    rng: np.random.Generator, accounts: int, as_of: date, products: list[Product]
+    rng: np.random.Generator,
+    accounts: int,
+    as_of: date,
+    products: list[Product],
+    mix: Mapping[str, ProductMix] = PRODUCT_MIX,
 ) -> PlanArrays:
     """Draw the plans of ``accounts`` accounts (see the module docstring)."""
-    check_product_mix(products)
+    check_product_mix(products, mix)
     as_of_day = day_number(as_of)
-    shares = np.asarray([PRODUCT_MIX[p.id].share for p in products], dtype=np.float64)
+    shares = np.asarray([mix[p.id].share for p in products], dtype=np.float64)
     first_product = rng.choice(len(products), accounts, p=shares / shares.sum()).astype(np.int64)
     first_start = as_of_day - rng.integers(0, START_WINDOW_DAYS + 1, accounts)
     room = as_of_day - first_start - SECOND_PLAN_MIN_GAP_DAYS
@@ -144,7 +216,7 @@ def simulate_plans(
     account = np.concatenate([np.arange(accounts, dtype=np.int64), second_account])
     product = np.concatenate([first_product, second_product])
     start = np.concatenate([first_start, second_start])
-    principal, term = _draw_plan_terms(rng, products, product)
+    principal, term = _draw_plan_terms(rng, products, product, mix)
     order = np.lexsort((start, account))
     return PlanArrays(
         account=account[order],

@@ -44,11 +44,13 @@ from recoup.simulator.behaviour import (
 from recoup.simulator.borrowers import simulate_borrowers
 from recoup.simulator.catalog import PRODUCTS_YAML, simulator_catalog
 from recoup.simulator.plans import (
+    PRODUCT_MIX,
     cycle_anchors,
     day_number,
     dues_by_cycle,
     expand_installments,
     simulate_plans,
+    with_mean_term,
 )
 
 REVERSED_SHARE = 0.003
@@ -81,13 +83,20 @@ class SimulatedPortfolio:
 
 
 def simulate_portfolio(
-    accounts: int, seed: int, as_of: date, *, first_account: int = 1
+    accounts: int,
+    seed: int,
+    as_of: date,
+    *,
+    first_account: int = 1,
+    mean_term: float | None = None,
 ) -> SimulatedPortfolio:
     """Simulate ``accounts`` accounts (one borrower each) and their payments up to ``as_of``.
 
     ``first_account`` numbers the accounts and borrowers from there, so that a portfolio too
     big to hold in memory can be simulated in slices (each with its own ``seed``); the plan
     and payment ids of a slice not starting at 1 carry ``<first_account>-`` to stay unique.
+    ``mean_term`` tilts the product mix's terms so that plans average that many installments
+    (see :func:`~recoup.simulator.plans.with_mean_term`); by default the mix is as it is.
     """
     if accounts < 1:
         raise ValueError(f"accounts must be at least 1, got {accounts}")
@@ -107,7 +116,8 @@ def simulate_portfolio(
     borrowers = simulate_borrowers(borrower_stream, borrower_ids)
     traits = draw_traits(trait_stream, accounts)
 
-    plans = simulate_plans(plan_stream, accounts, as_of, products)
+    mix = PRODUCT_MIX if mean_term is None else with_mean_term(PRODUCT_MIX, mean_term)
+    plans = simulate_plans(plan_stream, accounts, as_of, products, mix)
     installments = expand_installments(plans, products)
     first_plan = np.unique(plans.account, return_index=True)[1]
     tolerance = np.full(accounts, np.iinfo(np.int64).max, dtype=np.int64)
