@@ -364,3 +364,13 @@ def test_simulator__mean_term_sets_the_plans_average_number_of_installments() ->
     # About 3,300 plans: the standard error of their mean term is about 0.15.
     assert own == pytest.approx(mean_term(PRODUCT_MIX), abs=0.6)
     assert twelve == pytest.approx(12.0, abs=0.6)
+
+
+def test_mean_term__counts_the_second_plans_on_the_other_products() -> None:
+    # First plans: card 50% (terms 3/6/12/24 at 15/30/40/15%), cash 35% (6/12/24/36 at
+    # 15/40/30/15%), renovation 15% (12/24/36 at 30/45/25%).
+    card, cash, reno = 10.65, 18.3, 23.4
+    first = 0.50 * card + 0.35 * cash + 0.15 * reno
+    # One account in ten has a second plan on one of the two other products, evenly.
+    second = (0.50 * card + 0.65 * cash + 0.85 * reno) / 2
+    assert mean_term(PRODUCT_MIX) == pytest.approx((first + 0.10 * second) / 1.10)
