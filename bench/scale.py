@@ -332,6 +332,14 @@ def main() -> int:
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         parser.error(f"unknown step(s): {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
+    if not args.own_mix:
+        # Checked here, before the simulate step clears --out and its store.
+        from recoup.simulator.plans import PRODUCT_MIX, with_mean_term
+
+        try:
+            with_mean_term(PRODUCT_MIX, args.mean_term)
+        except ValueError as exc:
+            parser.error(f"--mean-term {args.mean_term:g}: {exc}")
     argv = [
         "--accounts", str(args.accounts), "--seed", str(args.seed),
         "--as-of", args.as_of.isoformat(), "--out", str(args.out),
