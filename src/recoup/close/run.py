@@ -54,6 +54,7 @@ from recoup.store.ledger_queries import (
     adjustments_query,
     installments_query,
     payments_query,
+    read_installments_of,
     reaging_query,
 )
 from recoup.store.open_due import build_open_due_index
@@ -908,7 +909,7 @@ def _prepare_window(
     dirty_keys = read_frame(conn, dirty_select, {"account_key": pl.Int64})["account_key"]
     dirty_keys = dirty_keys.unique()
     dirty_subquery = dirty_select.subquery()
-    i, p, pay = t.installments, t.plans, t.payments
+    p, pay = t.plans, t.payments
 
     # Accounts whose first plan has started and those paying ahead of it (credit); those to
     # recompute are read afresh, as an account that was quiet is not in the book.
@@ -988,20 +989,12 @@ def _prepare_window(
     if dirty_accounts.height:
         in_dirty = sa.select(dirty_subquery.c.account_key)
         # As stored (to write back only what the replay changes), and as the replay starts.
-        stored_installments = read_frame(
+        stored_installments = read_installments_of(
             conn,
-            installments_query(
-                [
-                    i.c.account_key.in_(in_dirty),
-                    p.c.start_date <= window_end,
-                    p.c.plan_key <= book.max_plan_key,
-                ],
-                with_settled=True,
-                with_row_id=_has_row_ids(conn),
-            ),
-            INSTALLMENT_SCHEMA
-            | {"settled": pl.Int32}
-            | (_ROW_ID_SCHEMA if _has_row_ids(conn) else {}),
+            in_dirty,
+            [p.c.start_date <= window_end, p.c.plan_key <= book.max_plan_key],
+            with_settled=True,
+            with_row_id=_has_row_ids(conn),
         )
         dirty_installments = stored_installments.drop(
             "settled", _ROW_ID, strict=False
