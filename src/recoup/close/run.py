@@ -49,12 +49,13 @@ from recoup.store.ledger_queries import (
     ADJUSTMENT_SCHEMA,
     INSTALLMENT_SCHEMA,
     PAYMENT_SCHEMA,
+    PLANS_OF_SCHEMA,
     REAGING_SCHEMA,
     accounts_query,
     adjustments_query,
-    installments_query,
     payments_query,
     read_installments_of,
+    read_plans_of,
     reaging_query,
 )
 from recoup.store.open_due import build_open_due_index
@@ -712,35 +713,34 @@ def _read_accounts(
     """The accounts (those in the table ``in_play``, or every one before the first close) and
     their open installments."""
     i, p = t.installments, t.plans
-    open_rows = [i.c.settled == 0, p.c.start_date <= through, p.c.plan_key <= max_plan_key]
-    if in_play is None or last_closed is None:
-        keys = sa.select(t.accounts.c.account_key)
-        scope: list[sa.ColumnElement[bool]] = []
-        installment_scope: list[sa.ColumnElement[bool]] = []
-    else:
-        keys = sa.select(in_play.c.account_key)
-        scope = [t.accounts.c.account_key.in_(keys)]
+    keys = None if in_play is None or last_closed is None else sa.select(in_play.c.account_key)
+    installment_scope: list[sa.ColumnElement[bool]] = []
+    if keys is not None and last_closed is not None:
         # Installments falling due after `through` cannot change before it (no charge, no
         # payment reaches them), so they are not read (see _with_principal_beyond for what
         # they owe). Accounts with an adjustment in the days closed or a re-ageing plan read
         # them all (a settlement pays every installment; a re-age waits on installments not
         # yet due), and so do plans starting within the days closed.
-        whole = _whole_ledger_accounts(last_closed, through)
+        starting = sa.select(p.c.plan_key).where(
+            p.c.start_date > last_closed, p.c.start_date <= through
+        )
         installment_scope = [
-            i.c.account_key.in_(keys),
             sa.or_(
                 i.c.due_date <= through,
-                i.c.account_key.in_(whole),
-                p.c.start_date > last_closed,
-            ),
+                i.c.account_key.in_(_whole_ledger_accounts(last_closed, through)),
+                i.c.plan_key.in_(starting),
+            )
         ]
+    scope = [] if keys is None else [t.accounts.c.account_key.in_(keys)]
     accounts = read_frame(conn, accounts_query(scope), ACCOUNT_SCHEMA)
-    accounts = _with_tolerance(conn, catalog, accounts, max_plan_key, keys)
-    row_ids = _has_row_ids(conn)
-    installments = read_frame(
+    plans = read_plans_of(conn, keys, [p.c.plan_key <= max_plan_key])
+    accounts = _with_tolerance(catalog, accounts, plans)
+    installments = read_installments_of(
         conn,
-        installments_query([*open_rows, *installment_scope], with_row_id=row_ids),
-        INSTALLMENT_SCHEMA | (_ROW_ID_SCHEMA if row_ids else {}),
+        keys,
+        plans.filter(pl.col("start_date") <= through),
+        [i.c.settled == 0, *installment_scope],
+        with_row_id=_has_row_ids(conn),
     )
     if last_closed is not None:
         accounts = _with_principal_beyond(accounts, installments, last_closed)
@@ -791,22 +791,10 @@ def _with_principal_beyond(
 
 
 def _with_tolerance(
-    conn: Connection,
-    catalog: ProductCatalog,
-    accounts: pl.DataFrame,
-    max_plan_key: int,
-    keys: sa.Select[tuple[int]],
+    catalog: ProductCatalog, accounts: pl.DataFrame, plans: pl.DataFrame
 ) -> pl.DataFrame:
-    """The accounts (those of ``keys``) with their tolerance (the smallest of all their
-    plans' products)."""
-    p = t.plans
-    plans = read_frame(
-        conn,
-        sa.select(p.c.account_key, p.c.product_id).where(
-            p.c.plan_key <= max_plan_key, p.c.account_key.in_(keys)
-        ),
-        {"account_key": pl.Int64, "product_id": pl.String},
-    )
+    """The accounts with their tolerance: the smallest of all their ``plans``' products
+    (plans not yet started included)."""
     return accounts.join(
         account_tolerance(plans, catalog.products), on="account_key", how="left"
     ).with_columns(pl.col("tolerance_cents").fill_null(0))
@@ -923,17 +911,21 @@ def _prepare_window(
     )
     if recompute_only:
         clean_accounts = clean_accounts.clear()
+    in_dirty = sa.select(dirty_subquery.c.account_key)
+    dirty_plans = (
+        read_plans_of(conn, in_dirty, [p.c.plan_key <= book.max_plan_key])
+        if dirty_keys.len()
+        else pl.DataFrame(schema=PLANS_OF_SCHEMA)
+    )
     dirty_accounts = (
         _with_tolerance(
-            conn,
             catalog,
             read_frame(
                 conn,
-                accounts_query([t.accounts.c.account_key.in_(sa.select(dirty_subquery))]),
+                accounts_query([t.accounts.c.account_key.in_(in_dirty)]),
                 ACCOUNT_SCHEMA,
             ),
-            book.max_plan_key,
-            sa.select(dirty_subquery.c.account_key),
+            dirty_plans,
         )
         if dirty_keys.len()
         else book.accounts.clear()
@@ -987,12 +979,11 @@ def _prepare_window(
             )
         )
     if dirty_accounts.height:
-        in_dirty = sa.select(dirty_subquery.c.account_key)
         # As stored (to write back only what the replay changes), and as the replay starts.
         stored_installments = read_installments_of(
             conn,
             in_dirty,
-            [p.c.start_date <= window_end, p.c.plan_key <= book.max_plan_key],
+            dirty_plans.filter(pl.col("start_date") <= window_end),
             with_settled=True,
             with_row_id=_has_row_ids(conn),
         )
