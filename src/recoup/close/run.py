@@ -94,7 +94,6 @@ FIRST_CLOSE_PARTITION = "first_close"
 #: The column of an installment's SQLite ``rowid`` in the close's frames: a changed row is
 #: written back through it (see :func:`~recoup.store.bulk.update_from_frame`).
 _ROW_ID = "row_id"
-_ROW_ID_SCHEMA: dict[str, type[pl.DataType]] = {_ROW_ID: pl.Int64}
 
 
 def _has_row_ids(conn: Connection) -> bool:
