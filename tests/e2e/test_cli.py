@@ -193,6 +193,20 @@ def test_close__recompute_in_two_worker_processes_reports_each_partition(
     assert "--partition-accounts must be at least 1" in refused.stderr
 
 
+def test_close__refused_arguments_create_no_store(tmp_path: Path) -> None:
+    refusals = [
+        (("--through", "2026-11-28", "--workers", "0"), "--workers must be at least 1"),
+        (("--recompute", "--partition-accounts", "0"), "--partition-accounts must be at least 1"),
+        (("--recompute", "--through", "2026-11-28"), "drop --through"),
+        ((), "give --through DATE"),
+    ]
+    for arguments, message in refusals:
+        refused = recoup("close", *arguments, cwd=tmp_path)
+        assert refused.returncode == 2, (arguments, refused.stderr)
+        assert message in refused.stderr
+    assert not (tmp_path / "recoup.db").exists()
+
+
 def test_close__help_gives_the_default_partition_the_close_uses(tmp_path: Path) -> None:
     from recoup.close import PARTITION_ACCOUNTS
 

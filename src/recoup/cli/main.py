@@ -149,6 +149,20 @@ def cmd_close(args: argparse.Namespace) -> int:
     from recoup.close import CloseInProgress, last_closed_day
     from recoup.ledger.kernel import run_rules
 
+    # Arguments first: a refused command opens no store (a new one would be created) and
+    # starts no Spark session.
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.partition_accounts is not None and args.partition_accounts < 1:
+        raise UsageError("--partition-accounts must be at least 1")
+    if args.engine == "spark" and args.workers > 1:
+        raise UsageError("--workers is for the local engine; Spark spreads the work itself")
+    if args.recompute:
+        if args.through is not None:
+            raise UsageError("--recompute recomputes through the last closed day; drop --through")
+    elif args.through is None:
+        raise UsageError("give --through DATE (or --recompute)")
+
     engine = _store()
     with engine.connect() as conn:
         before = last_closed_day(conn)
@@ -164,24 +178,13 @@ def cmd_close(args: argparse.Namespace) -> int:
         )
 
     rules = run_rules
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    if args.partition_accounts is not None and args.partition_accounts < 1:
-        raise UsageError("--partition-accounts must be at least 1")
     if args.engine == "spark":
-        if args.workers > 1:
-            raise UsageError("--workers is for the local engine; Spark spreads the work itself")
         from functools import partial
 
         from recoup.close.spark import run_rules_on_spark, spark_session
 
         spark = spark_session(args.spark_master)
         rules = partial(run_rules_on_spark, spark, partitions=args.spark_partitions)
-    if args.recompute:
-        if args.through is not None:
-            raise UsageError("--recompute recomputes through the last closed day; drop --through")
-    elif args.through is None:
-        raise UsageError("give --through DATE (or --recompute)")
     try:
         results = _close_or_recompute(engine, args, report, rules)
     except CloseInProgress as exc:
