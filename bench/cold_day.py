@@ -12,11 +12,13 @@ the copy's pages from the page cache, and closes ``--through`` in a child proces
 as its own memory. About 2,700 MB for a 1,000,000-account store leaves the cache the share
 of the store that 24 GB leaves of 57 GB (a third), beside the close's own 800 MB.
 
-Each run prints its time, the bytes the child read from and wrote to the disk
-(``/proc/self/io``) and its peak memory. ``--code`` closes with another checkout's
-``src`` (a ``git worktree`` of a change), so that two versions of the close can be compared
-on the same copy. The memory cgroup needs root (cgroup v1 or v2); without ``--memory-mb``
-the child runs unconstrained, still from a cold copy.
+Each run prints its time, the CPU time it used (user and system: the rest of the time it
+waited for the disk), the bytes the child read from and wrote to the disk
+(``/proc/self/io``; "cancelled" is the part of the written bytes the kernel dropped before
+they reached the disk, such as a deleted temporary file's) and its peak memory. ``--code``
+closes with another checkout's ``src`` (a ``git worktree`` of a change), so that two versions
+of the close can be compared on the same copy. The memory cgroup needs root (cgroup v1 or
+v2); without ``--memory-mb`` the child runs unconstrained, still from a cold copy.
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ started = time.perf_counter()
 results = close_through(create_store_engine(sys.argv[2]), date.fromisoformat(sys.argv[3]))
 seconds = time.perf_counter() - started
 io = dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({
     "seconds": seconds,
     "accounts": sum(r.accounts for r in results),
     "read_gb": int(io["read_bytes"]) / 1e9,
     "written_gb": int(io["write_bytes"]) / 1e9,
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "cancelled_gb": int(io["cancelled_write_bytes"]) / 1e9,
+    "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    "sys_seconds": usage.ru_stime,
+    "peak_mb": usage.ru_maxrss / 1024,
 }))
 """
 
@@ -106,8 +112,11 @@ def main() -> None:
         if group is not None:
             (group / "cgroup.procs").write_text(str(os.getpid()))
 
-    print("| run | time | accounts in play | read from disk | written | peak memory |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| run | time | CPU | accounts in play | read from disk | written (of which cancelled) "
+        "| peak memory |"
+    )
+    print("|---|---|---|---|---|---|---|")
     day = args.through.isoformat()
     for run in range(1, args.repeat + 1):
         _cold_copy(args.store, copy)
@@ -120,8 +129,10 @@ def main() -> None:
         )
         figures = json.loads(child.stdout.splitlines()[-1])
         print(
-            f"| {run} | {figures['seconds']:.1f} s | {figures['accounts']:,} "
-            f"| {figures['read_gb']:.2f} GB | {figures['written_gb']:.2f} GB "
+            f"| {run} | {figures['seconds']:.1f} s | {figures['cpu_seconds']:.1f} s "
+            f"({figures['sys_seconds']:.1f} s system) "
+            f"| {figures['accounts']:,} | {figures['read_gb']:.2f} GB "
+            f"| {figures['written_gb']:.2f} GB ({figures['cancelled_gb']:.2f} GB) "
             f"| {figures['peak_mb']:,.0f} MB |",
             flush=True,
         )
