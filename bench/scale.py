@@ -57,6 +57,21 @@ def _worker_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _work_done() -> dict[str, float]:
+    """CPU seconds (user and system) and bytes to and from the disk so far, of this process
+    and the workers it waited for."""
+    own, workers = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    block = 512  # ru_inblock and ru_oublock count 512-byte blocks on Linux
+    return {
+        "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in (own, workers)),
+        "system_seconds": own.ru_stime + workers.ru_stime,
+        "read_gb": (own.ru_inblock + workers.ru_inblock) * block / 1e9,
+        "written_gb": (own.ru_oublock + workers.ru_oublock) * block / 1e9,
+    }
+
+
 def _count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
@@ -210,8 +225,9 @@ def _run_step(name: str, args: argparse.Namespace, argv: list[str]) -> dict[str,
 def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
     accounts = args.accounts
     rows = [
-        "| step | time | throughput | peak memory |",
-        "|---|---|---|---|",
+        "| step | time | CPU (of it system) | throughput | read from / written to the disk "
+        "| peak memory |",
+        "|---|---|---|---|---|---|",
     ]
 
     def row(label: str, step: str, throughput: str) -> None:
@@ -221,7 +237,13 @@ def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
             if got.get("worker_peak_mb"):
                 worker = got["worker_peak_mb"]
                 memory += f", and each of {args.workers} workers up to {worker:,.0f} MB"
-            rows.append(f"| {label} | {got['seconds']:,.1f} s | {throughput} | {memory} |")
+            # Figures recorded before the steps measured their CPU and disk leave those blank.
+            cpu = disk = ""
+            if "cpu_seconds" in got:
+                cpu = f"{got['cpu_seconds']:,.1f} s ({got['system_seconds']:,.1f} s)"
+                disk = f"{got['read_gb']:,.2f} / {got['written_gb']:,.2f} GB"
+            cells = (label, f"{got['seconds']:,.1f} s", cpu, throughput, disk, memory)
+            rows.append("| " + " | ".join(cells) + " |")
 
     if "simulate" in figures:
         got = figures["simulate"]
@@ -261,8 +283,8 @@ def _table(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> str:
         rows.append(
             f"| naive day's close, {got['accounts']:,}-account sample | "
             f"{got['naive_seconds']:,.1f} s ({per_account * 1000:.1f} ms/account); "
-            f"scaled: {per_account * accounts:,.0f} s | "
-            f"{per_account / ours:,.0f}× slower per account than the business day | "
+            f"scaled: {per_account * accounts:,.0f} s |  | "
+            f"{per_account / ours:,.0f}× slower per account than the business day |  | "
             f"{got['peak_mb']:,.0f} MB |"
         )
     return "\n".join(rows)
@@ -318,8 +340,10 @@ def main() -> int:
         args.database_url += f"{separator}options=-csearch_path%3D{SCHEMA}"
 
     if args.step is not None:
-        clock = time.perf_counter()
+        clock, before = time.perf_counter(), _work_done()
         measured = STEPS[args.step](args)
+        # What the time went on besides waiting: CPU, and what came from and went to the disk.
+        measured |= {name: value - before[name] for name, value in _work_done().items()}
         measured |= {
             "seconds": time.perf_counter() - clock,
             "peak_mb": _peak_mb(),
