@@ -17,17 +17,6 @@ from sqlalchemy import Engine, create_engine, event, inspect
 DEFAULT_URL = "sqlite:///recoup.db"
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
-#: The page size (bytes) of a new SQLite store. SQLite's default, 4 KiB, costs a system call
-#: (and, in a store larger than memory, a random read) for every 4 KiB: this machine's disk
-#: answers a random read of 16 KiB as fast as one of 4 KiB (about 13,000 a second with one
-#: waiting), so a page four times the size brings four times the rows for the same wait and
-#: the B-trees are a level shallower. Measured on 1,000,000 accounts (bench/README.md): the
-#: import 118.8 and 129.7 s instead of 134.7 and 151.8 s; a business day on a cold store
-#: held to 1,600 MB 17.6 and 18.6 s instead of 19.0 and 19.1 s (it writes 4.3 GB instead of
-#: 2.5: a changed row writes its whole page). Only a new, empty file takes it: an existing
-#: store keeps the page size it was created with.
-SQLITE_PAGE_SIZE = 16_384
-
 
 def database_url(explicit: str | None = None) -> str:
     url = explicit or os.environ.get("RECOUP_DATABASE_URL") or DEFAULT_URL
@@ -50,7 +39,6 @@ def create_store_engine(url: str, connections: int | None = None) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             # WAL keeps readers going during a close; foreign keys are off by default in SQLite.
-            cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # before WAL writes the file
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
