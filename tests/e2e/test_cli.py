@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from recoup.store.engine import open_store
 from tests.differential.portfolio import random_portfolio
+from tests.integration.ledger_rows import stored_ledger
 from tests.integration.portfolio_files import write_accounts, write_payments, write_products
 from tests.oracle import run_oracle
 
@@ -193,12 +195,52 @@ def test_close__recompute_in_two_worker_processes_reports_each_partition(
     assert "--partition-accounts must be at least 1" in refused.stderr
 
 
+def test_close__on_spark_from_the_command_line_stores_the_local_ledger(
+    closed_store: tuple[Path, list],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    """`recoup close --engine spark` (a first close, then an incremental one) and
+    `--engine spark --recompute` leave the ledger the local engine left."""
+    local_root, portfolio = closed_store
+    write_products(tmp_path)
+    write_accounts(tmp_path, portfolio)
+    write_payments(tmp_path, [(a.account_key, p) for a in portfolio for p in a.payments])
+    assert recoup("import", str(tmp_path), "--quiet", cwd=tmp_path).returncode == 0
+    last_day = FIRST_DAY + timedelta(days=300)
+    spark = ("--engine", "spark", "--spark-partitions", "3")
+    for through in (last_day - timedelta(days=30), last_day):
+        done = recoup("close", *spark, "--through", through.isoformat(), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f".. {through}:" in done.stdout
+
+    local = stored_ledger(open_store(f"sqlite:///{local_root / 'recoup.db'}"))
+
+    def assert_same_ledger() -> None:
+        on_spark = stored_ledger(open_store(f"sqlite:///{tmp_path / 'recoup.db'}"))
+        assert on_spark[0] == local[0]
+        for mine, theirs, order in (
+            (on_spark[1], local[1], ("plan_id", "period")),
+            (on_spark[2], local[2], ("account_id", "moved_on")),
+        ):
+            assert mine.sort(order).equals(theirs.sort(order))
+
+    assert_same_ledger()
+    done = recoup("close", *spark, "--recompute", "--partition-accounts", "25", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len([line for line in done.stdout.splitlines() if "recomputed" in line]) == 3
+    assert_same_ledger()
+
+
 def test_close__refused_arguments_create_no_store(tmp_path: Path) -> None:
     refusals = [
         (("--through", "2026-11-28", "--workers", "0"), "--workers must be at least 1"),
         (("--recompute", "--partition-accounts", "0"), "--partition-accounts must be at least 1"),
         (("--recompute", "--through", "2026-11-28"), "drop --through"),
         ((), "give --through DATE"),
+        (
+            ("--through", "2026-11-28", "--engine", "spark", "--spark-partitions", "0"),
+            "--spark-partitions must be at least 1",
+        ),
     ]
     for arguments, message in refusals:
         refused = recoup("close", *arguments, cwd=tmp_path)

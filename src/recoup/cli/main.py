@@ -157,6 +157,8 @@ def cmd_close(args: argparse.Namespace) -> int:
         raise UsageError("--partition-accounts must be at least 1")
     if args.engine == "spark" and args.workers > 1:
         raise UsageError("--workers is for the local engine; Spark spreads the work itself")
+    if args.spark_partitions < 1:
+        raise UsageError("--spark-partitions must be at least 1")
     if args.recompute:
         if args.through is not None:
             raise UsageError("--recompute recomputes through the last closed day; drop --through")
@@ -380,7 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("RECOUP_SPARK_MASTER", "local[2]"),
         help="Spark master URL (default local[2], or RECOUP_SPARK_MASTER)",
     )
-    close.add_argument("--spark-partitions", type=int, default=8)
+    close.add_argument(
+        "--spark-partitions",
+        type=int,
+        default=8,
+        help="account partitions, one Spark task each (default 8)",
+    )
     close.add_argument(
         "--partition-accounts",
         type=int,
