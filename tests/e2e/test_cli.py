@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from recoup.cli.main import main
 from recoup.store.engine import open_store
 from tests.differential.portfolio import random_portfolio
 from tests.integration.ledger_rows import stored_ledger
@@ -246,6 +247,17 @@ def test_close__refused_arguments_create_no_store(tmp_path: Path) -> None:
         refused = recoup("close", *arguments, cwd=tmp_path)
         assert refused.returncode == 2, (arguments, refused.stderr)
         assert message in refused.stderr
+    assert not (tmp_path / "recoup.db").exists()
+
+
+def test_close__on_spark_without_pyspark_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if the spark extra were missing
+    monkeypatch.setenv("RECOUP_DATABASE_URL", f"sqlite:///{tmp_path / 'recoup.db'}")
+    assert main(["close", "--engine", "spark", "--through", "2026-11-28"]) == 2
+    error = capsys.readouterr().err
+    assert "needs PySpark" in error and "pip install -e '.[spark]'" in error
     assert not (tmp_path / "recoup.db").exists()
 
 

@@ -9,6 +9,7 @@ the database itself (a full disk, an unreachable server) is one line with exit s
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -159,6 +160,11 @@ def cmd_close(args: argparse.Namespace) -> int:
         raise UsageError("--workers is for the local engine; Spark spreads the work itself")
     if args.spark_partitions < 1:
         raise UsageError("--spark-partitions must be at least 1")
+    if args.engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise UsageError(
+            "--engine spark needs PySpark and Java 17: pip install -e '.[spark]' "
+            "(see 'The close on Apache Spark' in the README)"
+        )
     if args.recompute:
         if args.through is not None:
             raise UsageError("--recompute recomputes through the last closed day; drop --through")
