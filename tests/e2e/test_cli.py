@@ -261,6 +261,28 @@ def test_close__on_spark_without_pyspark_says_what_to_install(
     assert not (tmp_path / "recoup.db").exists()
 
 
+def test_close__on_spark_that_cannot_start_is_one_line_and_leaves_no_store(
+    tmp_path: Path,
+) -> None:
+    env = dict(
+        os.environ,
+        JAVA_HOME=str(tmp_path / "no-java"),
+        RECOUP_DATABASE_URL=f"sqlite:///{tmp_path / 'recoup.db'}",
+    )
+    command = ["close", "--engine", "spark", "--through", "2026-11-28"]
+    done = subprocess.run(
+        [sys.executable, "-m", "recoup.cli.main", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Spark did not start" in done.stderr and "Java 17" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "recoup.db").exists()
+
+
 def test_close__help_gives_the_default_partition_the_close_uses(tmp_path: Path) -> None:
     from recoup.close import PARTITION_ACCOUNTS
 

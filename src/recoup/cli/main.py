@@ -171,6 +171,7 @@ def cmd_close(args: argparse.Namespace) -> int:
     elif args.through is None:
         raise UsageError("give --through DATE (or --recompute)")
 
+    rules = run_rules if args.engine == "local" else _rules_on_spark(args)
     engine = _store()
     with engine.connect() as conn:
         before = last_closed_day(conn)
@@ -185,14 +186,6 @@ def cmd_close(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    rules = run_rules
-    if args.engine == "spark":
-        from functools import partial
-
-        from recoup.close.spark import run_rules_on_spark, spark_session
-
-        spark = spark_session(args.spark_master)
-        rules = partial(run_rules_on_spark, spark, partitions=args.spark_partitions)
     try:
         results = _close_or_recompute(engine, args, report, rules)
     except CloseInProgress as exc:
@@ -204,6 +197,25 @@ def cmd_close(args: argparse.Namespace) -> int:
     else:
         print(f"nothing to close: closed through {before}" if before else "nothing to close")
     return 0
+
+
+def _rules_on_spark(args: argparse.Namespace) -> Rules:
+    """The close's rules on a Spark session started now, before the store is opened, so that a
+    Spark that cannot start (no Java, a master that refuses) leaves nothing behind."""
+    from functools import partial
+
+    from pyspark.errors import PySparkException
+
+    from recoup.close.spark import run_rules_on_spark, spark_session
+
+    try:
+        spark = spark_session(args.spark_master)
+    except PySparkException as exc:
+        raise CommandRefused(
+            f"Spark did not start ({exc}); the engine needs Java 17 (JAVA_HOME) and a "
+            f"reachable --spark-master (here {args.spark_master})"
+        ) from None
+    return partial(run_rules_on_spark, spark, partitions=args.spark_partitions)
 
 
 def _close_or_recompute(
